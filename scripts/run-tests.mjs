@@ -1,5 +1,6 @@
 // Runs every compiled test (dist/**/*.test.js) with node's test runner.
 // Usage: node scripts/run-tests.mjs [substring ...]  — only files whose path contains a substring.
+// DIST=dir picks another build output folder (default dist).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -13,7 +14,8 @@ function walk(dir, out) {
   return out;
 }
 const filters = process.argv.slice(2);
-const files = walk('dist', []).filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
+const distDir = process.env.DIST ?? 'dist';
+const files = walk(distDir, []).filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
 if (files.length === 0) {
   console.error('no test files found under dist/ (did the build run?)');
   process.exit(1);

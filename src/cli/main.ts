@@ -1,1 +1,14 @@
-export {};
+import { Command } from 'commander';
+
+/** The `causeway` command line. Each command lives in its own file and registers itself here. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('causeway')
+    .description('A replicated key-value store and a laboratory for logical time.')
+    .showHelpAfterError();
+  // command registrations (one line per command file):
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);
