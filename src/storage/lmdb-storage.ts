@@ -1,0 +1,86 @@
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { StorageOp } from '../core/protocol.js';
+import type { Storage, StorageStats } from './storage.js';
+
+export interface LmdbStorageOptions {
+  /** Directory holding the environment (created if absent). */
+  readonly path: string;
+  /** Named spaces opened up front; others open on first use. */
+  readonly spaces?: readonly string[];
+  /** Map size in bytes (LMDB grows it as needed on Linux, this is the start). */
+  readonly mapSize?: number;
+}
+
+/**
+ * LMDB-backed storage. Each batch runs in one write transaction spanning every space; lmdb-js
+ * groups concurrent transactions into one commit on its own writer thread (group commit, off
+ * the event loop), and `apply` resolves only after that commit is flushed to disk.
+ */
+export class LmdbStorage implements Storage {
+  readonly #root: RootDatabase;
+  readonly #dbs = new Map<string, Database>();
+  readonly #path: string;
+  #batches = 0;
+  #closed = false;
+
+  constructor(options: LmdbStorageOptions) {
+    mkdirSync(options.path, { recursive: true });
+    this.#path = options.path;
+    this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024 });
+    for (const s of options.spaces ?? []) this.#db(s);
+  }
+
+  #db(space: string): Database {
+    let db = this.#dbs.get(space);
+    if (!db) {
+      db = this.#root.openDB({ name: space });
+      this.#dbs.set(space, db);
+    }
+    return db;
+  }
+
+  async apply(batch: readonly StorageOp[]): Promise<void> {
+    if (this.#closed) throw new Error('storage is closed');
+    if (batch.length === 0) return;
+    // Open every database first: openDB inside a write transaction would be part of it.
+    const dbs = batch.map((op) => this.#db(op.space));
+    await this.#root.transaction(() => {
+      batch.forEach((op, i) => {
+        const db = dbs[i] as Database;
+        if (op.kind === 'put') db.put(op.key, op.value);
+        else db.remove(op.key);
+      });
+    });
+    await this.#root.flushed;
+    this.#batches++;
+  }
+
+  get(space: string, key: string): unknown {
+    return this.#db(space).get(key);
+  }
+
+  *entries(space: string): Iterable<[string, unknown]> {
+    for (const { key, value } of this.#db(space).getRange()) yield [String(key), value];
+  }
+
+  stats(): StorageStats {
+    const entries: Record<string, number> = {};
+    for (const [name, db] of this.#dbs) entries[name] = db.getCount();
+    let bytesOnDisk: number | undefined;
+    try {
+      bytesOnDisk = statSync(join(this.#path, 'causeway.mdb')).size;
+    } catch {
+      bytesOnDisk = undefined;
+    }
+    return { kind: 'lmdb', path: this.#path, entries, bytesOnDisk, batches: this.#batches };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#root.flushed;
+    await this.#root.close();
+  }
+}

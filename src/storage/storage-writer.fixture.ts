@@ -1,0 +1,18 @@
+// Test fixture: writes numbered batches as fast as it can, printing each number once durable.
+import { LmdbStorage } from './lmdb-storage.js';
+
+const s = new LmdbStorage({ path: process.argv[2] as string });
+let i = 0;
+// Bounded: stops by itself after 200,000 batches or 60 s, whichever comes first.
+const deadline = Date.now() + 60_000;
+while (i < 200_000 && Date.now() < deadline) {
+  const n = i++;
+  // Several batches in flight at once, as the runtime does (group commit).
+  void s
+    .apply([
+      { kind: 'put', space: 'log', key: String(n).padStart(8, '0'), value: { i: n } },
+      { kind: 'put', space: 'kv', key: `k${n % 10}`, value: n },
+    ])
+    .then(() => process.stdout.write(`${n}\n`));
+  if (n % 8 === 7) await new Promise((r) => setImmediate(r));
+}

@@ -1,0 +1,22 @@
+import type { Snapshot, StorageOp } from '../core/protocol.js';
+
+/**
+ * What a node keeps on disk: named spaces of ordered string keys to values. A batch of
+ * StorageOps is applied atomically; `apply` resolves only when the batch is durable.
+ */
+export interface Storage extends Snapshot {
+  /** Atomic and durable: resolves once every op of the batch survives a crash. Batches commit in call order. */
+  apply(batch: readonly StorageOp[]): Promise<void>;
+  get(space: string, key: string): unknown;
+  entries(space: string): Iterable<[string, unknown]>;
+  stats(): StorageStats;
+  close(): Promise<void>;
+}
+
+export interface StorageStats {
+  readonly kind: 'memory' | 'lmdb';
+  readonly path?: string;
+  readonly entries: Record<string, number>;
+  readonly bytesOnDisk?: number;
+  readonly batches: number;
+}
