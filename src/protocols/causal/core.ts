@@ -1,0 +1,828 @@
+/**
+ * The causal replication protocol as a pure state machine (ARCHITECTURE.md §1, SPEC.md §2
+ * "Replication and causality"). No sockets, files, timers or ambient time: the driver feeds
+ * submit / receive / linkChanged / tick and executes each Ready batch (persist first, atomically
+ * and durably, then send messages and replies).
+ *
+ * Backpressure is signalled two ways, both synchronous: `pausedPeers()` is the set of peers whose
+ * link the driver must stop reading from (check it after every `receive` / `ready()`), and every
+ * change is also published as a `backpressure` event (`pause` / `resume`).
+ */
+import type { NodeId, ProtocolCore, Ready, Snapshot, StorageOp } from '../../core/protocol.js';
+import type { VectorClock } from '../../clocks/vector.js';
+import { assertNever, invariant } from '../../core/assert.js';
+import { CausewayError } from '../../core/errors.js';
+import type { KvOp, KvReply } from '../kv-types.js';
+import type {
+  BufferedInfo,
+  CausalEvent,
+  CausalMsg,
+  CausalPeerStatus,
+  CausalStatus,
+  CausalWrite,
+  SyncReason,
+  Version,
+} from './types.js';
+
+export interface CausalOptions {
+  /** Most writes held in the causal-delivery buffer at once (backpressure beyond). */
+  readonly bufferLimit: number;
+  /** Ticks a client operation may wait for its causal context before `context-timeout`. */
+  readonly contextWaitTicks: number;
+  /** Every this many ticks, tell peers our clock (`ack`) so they can compact their logs; 0: never. */
+  readonly ackEveryTicks: number;
+  /** A non-empty buffer that made no progress for this many ticks triggers a re-sync; 0: never. */
+  readonly resyncAfterTicks: number;
+  /** Most writes in one anti-entropy `writes` message. */
+  readonly syncBatchSize: number;
+  /** Most client operations waiting for their context at once; beyond, `overloaded`. */
+  readonly maxWaitingOps: number;
+}
+
+export const DEFAULT_CAUSAL_OPTIONS: Readonly<CausalOptions> = Object.freeze({
+  bufferLimit: 10_000,
+  contextWaitTicks: 50,
+  ackEveryTicks: 10,
+  resyncAfterTicks: 20,
+  syncBatchSize: 1000,
+  maxWaitingOps: 10_000,
+});
+
+export interface CausalInit {
+  readonly id: NodeId;
+  readonly nodes: readonly NodeId[];
+  readonly options?: Partial<CausalOptions>;
+}
+
+/** Storage spaces and keys this core writes. */
+export const SPACE_LOG = 'log';
+export const SPACE_KV = 'kv';
+export const SPACE_META = 'meta';
+export const META_CLOCK = 'clock';
+export const META_LAMPORT = 'lamport';
+
+/** Replication-log key: origin, then the zero-padded sequence number, so keys sort by seq. */
+export function logKey(origin: NodeId, seq: number): string {
+  return `${origin}/${String(seq).padStart(16, '0')}`;
+}
+
+/** Stored value of a key in the 'kv' space. */
+export interface StoredKey {
+  readonly siblings: readonly Version[];
+}
+
+interface OriginLog {
+  /** Sequence number just below the first entry held (entries before it were compacted). */
+  base: number;
+  /** Index in `entries` of the entry with seq base + 1. */
+  head: number;
+  entries: CausalWrite[];
+}
+
+interface Buffered {
+  readonly write: CausalWrite;
+  readonly from: NodeId;
+  readonly seq: number;
+  readonly id: string;
+  /** The dependency it is indexed under: [node, seq]. */
+  wait: [NodeId, number];
+}
+
+interface WaitingOp {
+  readonly op: KvOp;
+  readonly deadline: number;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function seqOf(w: CausalWrite): number {
+  return w.clock[w.origin] ?? 0;
+}
+
+function waitKey(node: NodeId, seq: number): string {
+  return `${node}\u0000${seq}`;
+}
+
+/** Happens-before between two clocks without allocating (clocks are small, keys mostly shared). */
+function order(a: VectorClock, b: VectorClock): 'before' | 'after' | 'equal' | 'concurrent' {
+  let less = false;
+  let greater = false;
+  for (const k in a) {
+    const x = a[k] ?? 0;
+    const y = b[k] ?? 0;
+    if (x < y) less = true;
+    else if (x > y) greater = true;
+  }
+  for (const k in b) {
+    if (k in a) continue;
+    if ((b[k] ?? 0) > 0) less = true;
+  }
+  if (less && greater) return 'concurrent';
+  if (less) return 'before';
+  if (greater) return 'after';
+  return 'equal';
+}
+
+function clockTotal(c: VectorClock): number {
+  let s = 0;
+  for (const k in c) s += c[k] ?? 0;
+  return s;
+}
+
+/** Deterministic winner order: higher Lamport stamp first, then higher origin id. */
+export function versionOrder(a: Version, b: Version): number {
+  if (a.lamport !== b.lamport) return b.lamport - a.lamport;
+  return a.origin < b.origin ? 1 : a.origin > b.origin ? -1 : 0;
+}
+
+function checkOptions(o: CausalOptions): void {
+  const positive = ['bufferLimit', 'syncBatchSize', 'contextWaitTicks', 'maxWaitingOps'] as const;
+  for (const k of positive) {
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new CausewayError('bad-request', `option ${k} must be a positive integer`);
+  }
+  for (const k of ['ackEveryTicks', 'resyncAfterTicks'] as const) {
+    if (!Number.isInteger(o[k]) || o[k] < 0) throw new CausewayError('bad-request', `option ${k} must be a non-negative integer`);
+  }
+}
+
+export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, CausalEvent> {
+  readonly id: NodeId;
+  readonly nodes: readonly NodeId[];
+  readonly options: Readonly<CausalOptions>;
+  readonly #peers: readonly NodeId[];
+
+  /** This node's vector clock (mutated in place; copied when handed out). */
+  readonly #clock: Record<NodeId, number>;
+  #lamport = 0;
+  /** Number of writes applied (sum of the clock): cheap "did the clock change" test. */
+  #applied = 0;
+  readonly #store = new Map<string, readonly Version[]>();
+  readonly #log = new Map<NodeId, OriginLog>();
+  #logLength = 0;
+
+  readonly #buffer = new Map<string, Buffered>();
+  /** Buffered writes indexed by the dependency they wait for (node, seq). */
+  readonly #waiting = new Map<string, Buffered[]>();
+  readonly #paused = new Set<NodeId>();
+  /** Peers whose writes were turned away while the buffer was full: re-sync them on resume. */
+  readonly #resyncNeeded = new Set<NodeId>();
+  readonly #down = new Set<NodeId>();
+  readonly #acked = new Map<NodeId, Record<NodeId, number>>();
+  readonly #lastAckSent = new Map<NodeId, number>();
+
+  #now = 0;
+  #lastProgress = 0;
+  #waitingOps: WaitingOp[] = [];
+
+  // the Ready batch under construction
+  #persist: StorageOp[] = [];
+  #messages: { to: NodeId; msg: CausalMsg }[] = [];
+  #replies: KvReply[] = [];
+  #events: CausalEvent[] = [];
+  readonly #dirtyKeys = new Set<string>();
+  #clockDirty = false;
+
+  constructor(init: CausalInit) {
+    this.id = init.id;
+    this.nodes = Object.freeze([...init.nodes]);
+    if (!this.nodes.includes(init.id)) throw new CausewayError('bad-request', `node ${init.id} is not in the node list`);
+    if (new Set(this.nodes).size !== this.nodes.length) throw new CausewayError('bad-request', 'duplicate node ids');
+    const options = { ...DEFAULT_CAUSAL_OPTIONS, ...init.options };
+    checkOptions(options);
+    this.options = Object.freeze(options);
+    this.#peers = Object.freeze(this.nodes.filter((n) => n !== init.id));
+    this.#clock = {};
+    for (const n of this.nodes) this.#clock[n] = 0;
+    for (const p of this.#peers) this.#acked.set(p, {});
+  }
+
+  /** Rebuild a core from exactly what it persisted (the 'log', 'kv' and 'meta' spaces). */
+  static restore(snapshot: Snapshot, init: CausalInit): CausalCore {
+    const core = new CausalCore(init);
+    core.#load(snapshot);
+    return core;
+  }
+
+  #load(snapshot: Snapshot): void {
+    for (const [k, v] of snapshot.entries(SPACE_META)) {
+      if (k === META_CLOCK) {
+        for (const [n, c] of Object.entries(v as VectorClock)) this.#clock[n] = c;
+      } else if (k === META_LAMPORT) {
+        this.#lamport = v as number;
+      }
+    }
+    this.#applied = clockTotal(this.#clock);
+    for (const [k, v] of snapshot.entries(SPACE_KV)) this.#store.set(k, (v as StoredKey).siblings);
+    const byOrigin = new Map<NodeId, CausalWrite[]>();
+    for (const [, v] of snapshot.entries(SPACE_LOG)) {
+      const w = v as CausalWrite;
+      let list = byOrigin.get(w.origin);
+      if (!list) byOrigin.set(w.origin, (list = []));
+      list.push(w);
+    }
+    for (const [origin, list] of byOrigin) {
+      list.sort((a, b) => seqOf(a) - seqOf(b));
+      const first = seqOf(list[0] as CausalWrite);
+      list.forEach((w, i) => invariant(seqOf(w) === first + i, `replication log of ${origin} is not contiguous`));
+      invariant(first + list.length - 1 === (this.#clock[origin] ?? 0), `replication log of ${origin} does not end at the clock`);
+      this.#log.set(origin, { base: first - 1, head: 0, entries: list });
+      this.#logLength += list.length;
+    }
+  }
+
+  // ---- inputs ----
+
+  submit(op: KvOp): void {
+    if (op.ctx !== undefined && !this.#covers(op.ctx)) {
+      if (this.#waitingOps.length >= this.options.maxWaitingOps) {
+        this.#replies.push({ reqId: op.reqId, ok: false, reason: 'overloaded', detail: `${this.#waitingOps.length} operations already wait for their causal context` });
+        return;
+      }
+      this.#waitingOps.push({ op, deadline: this.#now + this.options.contextWaitTicks });
+      this.#events.push({ type: 'context-wait', node: this.id, reqId: op.reqId, ctx: op.ctx, nodeClock: this.#clockCopy() });
+      return;
+    }
+    this.#serve(op);
+  }
+
+  receive(from: NodeId, msg: CausalMsg): void {
+    switch (msg.type) {
+      case 'write':
+        this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'write', count: 1, nodeClock: this.#clockCopy() });
+        this.#onWrite(from, msg.write);
+        this.#afterWrites();
+        return;
+      case 'writes':
+        this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'writes', count: msg.writes.length, nodeClock: this.#clockCopy() });
+        for (const w of msg.writes) this.#onWrite(from, w);
+        this.#afterWrites();
+        return;
+      case 'sync':
+        this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'sync', count: 0, nodeClock: this.#clockCopy() });
+        // A sync request carries the requester's applied (and persisted) clock: it is an ack too.
+        this.#onAcked(from, msg.clock);
+        this.#answerSync(from, msg.clock);
+        return;
+      case 'ack':
+        this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'ack', count: 0, nodeClock: this.#clockCopy() });
+        this.#onAcked(from, msg.clock);
+        return;
+      default:
+        assertNever(msg, 'causal message');
+    }
+  }
+
+  linkChanged(peer: NodeId, up: boolean): void {
+    if (peer === this.id) return;
+    if (up) {
+      this.#down.delete(peer);
+      this.#lastAckSent.delete(peer);
+      // Anti-entropy (SPEC §2): both sides send their clock; each answers with what the other lacks.
+      this.#sendSync(peer, 'link-up');
+      return;
+    }
+    this.#down.add(peer);
+    this.#resyncNeeded.delete(peer); // the sync on reconnection covers it
+    if (this.#paused.delete(peer)) {
+      this.#events.push({ type: 'backpressure', node: this.id, peer, action: 'resume', buffered: this.#buffer.size, detail: 'link down' });
+    }
+    this.#checkStuck();
+  }
+
+  tick(): void {
+    this.#now += 1;
+    const o = this.options;
+    if (this.#waitingOps.length > 0) this.#expireWaitingOps();
+    if (o.ackEveryTicks > 0 && this.#now % o.ackEveryTicks === 0) this.#sendAcks();
+    if (o.resyncAfterTicks > 0 && this.#buffer.size > 0 && this.#now - this.#lastProgress >= o.resyncAfterTicks) {
+      // Liveness: a dependency may have been lost in transit; fetch it again from every peer.
+      this.#lastProgress = this.#now;
+      for (const p of this.#livePeers()) this.#sendSync(p, 'stale-buffer');
+    }
+  }
+
+  ready(): Ready<CausalMsg, KvReply, CausalEvent> {
+    for (const key of this.#dirtyKeys) {
+      const siblings = this.#store.get(key);
+      invariant(siblings !== undefined, `dirty key ${key} has no state`);
+      const stored: StoredKey = { siblings };
+      this.#persist.push({ kind: 'put', space: SPACE_KV, key, value: stored });
+    }
+    this.#dirtyKeys.clear();
+    if (this.#clockDirty) {
+      this.#persist.push({ kind: 'put', space: SPACE_META, key: META_CLOCK, value: this.#clockCopy() });
+      this.#persist.push({ kind: 'put', space: SPACE_META, key: META_LAMPORT, value: this.#lamport });
+      this.#clockDirty = false;
+    }
+    const out = { persist: this.#persist, messages: this.#messages, replies: this.#replies, events: this.#events };
+    this.#persist = [];
+    this.#messages = [];
+    this.#replies = [];
+    this.#events = [];
+    return out;
+  }
+
+  // ---- read-only views ----
+
+  /** Peers whose link the driver must stop reading from until they leave this set. */
+  pausedPeers(): ReadonlySet<NodeId> {
+    return this.#paused;
+  }
+
+  get clock(): VectorClock {
+    return this.#clockCopy();
+  }
+
+  get lamport(): number {
+    return this.#lamport;
+  }
+
+  status(): CausalStatus {
+    const peers: Record<NodeId, CausalPeerStatus> = {};
+    for (const p of this.#peers) {
+      const acked = this.#acked.get(p) ?? {};
+      peers[p] = { acked: { ...acked }, lag: this.#lagOf(acked), linkUp: !this.#down.has(p), paused: this.#paused.has(p) };
+    }
+    let keys = 0;
+    for (const versions of this.#store.values()) {
+      const winner = versions[0];
+      if (winner !== undefined && !winner.deleted) keys += 1;
+    }
+    return {
+      id: this.id,
+      clock: this.#clockCopy(),
+      lamport: this.#lamport,
+      buffered: this.#buffer.size,
+      pausedPeers: [...this.#paused].sort(),
+      peers,
+      logLength: this.#logLength,
+      keys,
+      waitingOps: this.#waitingOps.length,
+    };
+  }
+
+  /** Every key's versions (winner first), keys sorted: tombstoned keys included. */
+  entries(): [string, readonly Version[]][] {
+    return [...this.#store.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
+  /** The buffered (not yet deliverable) writes, in arrival order. */
+  bufferedWrites(): BufferedInfo[] {
+    return [...this.#buffer.values()].map((b) => ({
+      from: b.from,
+      origin: b.write.origin,
+      seq: b.seq,
+      key: b.write.key,
+      clock: b.write.clock,
+      waitingFor: { node: b.wait[0], seq: b.wait[1] },
+    }));
+  }
+
+  /** Replication-log entries held, per origin: [first seq, last seq] (empty when first > last). */
+  logRanges(): Record<NodeId, [number, number]> {
+    const out: Record<NodeId, [number, number]> = {};
+    for (const [o, l] of [...this.#log.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      out[o] = [l.base + 1, l.base + l.entries.length - l.head];
+    }
+    return out;
+  }
+
+  // ---- client operations ----
+
+  #serve(op: KvOp): void {
+    switch (op.kind) {
+      case 'put':
+        this.#localWrite(op.reqId, op.key, op.value, false);
+        return;
+      case 'delete':
+        this.#localWrite(op.reqId, op.key, null, true);
+        return;
+      case 'get':
+        this.#replies.push(this.#read(op.reqId, op.key));
+        return;
+      case 'list':
+        this.#replies.push({ reqId: op.reqId, ok: true, kind: 'list', keys: this.#list(op.prefix, op.limit), context: this.#clockCopy() });
+        return;
+      default:
+        assertNever(op, 'kv operation');
+    }
+  }
+
+  #localWrite(reqId: number, key: string, value: unknown, deleted: boolean): void {
+    this.#clock[this.id] = (this.#clock[this.id] ?? 0) + 1;
+    this.#lamport += 1;
+    const clock: VectorClock = this.#clockCopy();
+    const w: CausalWrite = { origin: this.id, clock, lamport: this.#lamport, key, value: deleted ? null : value, deleted };
+    this.#apply(w, true);
+    // The reply leaves in this Ready batch, after the batch's persist ops are durable.
+    this.#replies.push({ reqId, ok: true, kind: deleted ? 'delete' : 'put', key, clock, context: clock });
+    const msg: CausalMsg = { type: 'write', write: w };
+    for (const p of this.#livePeers()) this.#send(p, msg, 1);
+    this.#serveWaitingOps();
+  }
+
+  #read(reqId: number, key: string): KvReply {
+    const versions = this.#store.get(key);
+    const context = this.#clockCopy();
+    const winner = versions?.[0];
+    if (versions === undefined || winner === undefined) {
+      return { reqId, ok: true, kind: 'get', key, found: false, value: null, clock: {}, conflict: false, context };
+    }
+    const reply: Mutable<Extract<KvReply, { kind: 'get' }>> = {
+      reqId,
+      ok: true,
+      kind: 'get',
+      key,
+      found: !winner.deleted,
+      value: winner.deleted ? null : winner.value,
+      clock: winner.clock,
+      conflict: versions.length > 1,
+      context,
+    };
+    if (versions.length > 1) reply.siblings = versions.map((v) => ({ value: v.value, clock: v.clock, deleted: v.deleted }));
+    return reply;
+  }
+
+  #list(prefix: string, limit: number): string[] {
+    const keys: string[] = [];
+    for (const [k, versions] of this.#store) {
+      if (!k.startsWith(prefix)) continue;
+      const winner = versions[0];
+      if (winner !== undefined && !winner.deleted) keys.push(k);
+    }
+    keys.sort();
+    return limit > 0 && keys.length > limit ? keys.slice(0, limit) : keys;
+  }
+
+  #covers(ctx: VectorClock): boolean {
+    for (const k in ctx) if ((ctx[k] ?? 0) > (this.#clock[k] ?? 0)) return false;
+    return true;
+  }
+
+  #serveWaitingOps(): void {
+    if (this.#waitingOps.length === 0) return;
+    const still: WaitingOp[] = [];
+    const ready: KvOp[] = [];
+    for (const w of this.#waitingOps) {
+      if (w.op.ctx === undefined || this.#covers(w.op.ctx)) ready.push(w.op);
+      else still.push(w);
+    }
+    if (ready.length === 0) return;
+    this.#waitingOps = still;
+    for (const op of ready) this.#serve(op);
+  }
+
+  #expireWaitingOps(): void {
+    const still: WaitingOp[] = [];
+    for (const w of this.#waitingOps) {
+      if (w.deadline > this.#now) {
+        still.push(w);
+        continue;
+      }
+      const ctx = w.op.ctx ?? {};
+      const nodeClock = this.#clockCopy();
+      this.#events.push({ type: 'context-timeout', node: this.id, reqId: w.op.reqId, ctx, nodeClock });
+      this.#replies.push({
+        reqId: w.op.reqId,
+        ok: false,
+        reason: 'context-timeout',
+        detail: `causal context ${fmt(ctx)} not reached within ${this.options.contextWaitTicks} ticks (node clock ${fmt(nodeClock)})`,
+      });
+    }
+    this.#waitingOps = still;
+  }
+
+  // ---- replication ----
+
+  /** First unmet dependency of a write, or null when the delivery rule holds (SPEC §2). */
+  #missing(w: CausalWrite, seq: number): [NodeId, number] | null {
+    const s = w.origin;
+    if (seq !== (this.#clock[s] ?? 0) + 1) return [s, seq - 1];
+    const c = w.clock;
+    for (const k in c) {
+      if (k === s) continue;
+      const v = c[k] ?? 0;
+      if (v > (this.#clock[k] ?? 0)) return [k, v];
+    }
+    return null;
+  }
+
+  #onWrite(from: NodeId, w: CausalWrite): void {
+    const seq = seqOf(w);
+    if (seq <= (this.#clock[w.origin] ?? 0)) {
+      this.#events.push({ type: 'duplicate', node: this.id, peer: from, origin: w.origin, seq, clock: w.clock, key: w.key, why: 'applied' });
+      return;
+    }
+    const id = waitKey(w.origin, seq);
+    if (this.#buffer.has(id)) {
+      this.#events.push({ type: 'duplicate', node: this.id, peer: from, origin: w.origin, seq, clock: w.clock, key: w.key, why: 'buffered' });
+      return;
+    }
+    const miss = this.#missing(w, seq);
+    if (miss === null) {
+      this.#deliver(from, w, seq, false);
+      this.#cascade(w.origin, seq);
+      return;
+    }
+    if (this.#buffer.size >= this.options.bufferLimit) {
+      // Full: do not grow. This copy is not lost: `from` holds it in its replication log (it only
+      // sends what it applied or originated) until we acknowledge it, so a re-sync fetches it again.
+      this.#resyncNeeded.add(from);
+      this.#events.push({
+        type: 'backpressure',
+        node: this.id,
+        peer: from,
+        action: 'overflow',
+        buffered: this.#buffer.size,
+        detail: `buffer full: ${w.origin}#${seq} turned away, will re-sync from ${from}`,
+      });
+      this.#pause(from);
+      this.#checkStuck();
+      return;
+    }
+    const b: Buffered = { write: w, from, seq, id, wait: miss };
+    this.#buffer.set(id, b);
+    this.#index(b);
+    this.#events.push({
+      type: 'buffer',
+      node: this.id,
+      peer: from,
+      origin: w.origin,
+      seq,
+      clock: w.clock,
+      key: w.key,
+      waitingFor: { node: miss[0], seq: miss[1] },
+      buffered: this.#buffer.size,
+    });
+    if (this.#buffer.size >= this.options.bufferLimit) {
+      this.#pause(from);
+      this.#checkStuck();
+    }
+  }
+
+  #index(b: Buffered): void {
+    const k = waitKey(b.wait[0], b.wait[1]);
+    const list = this.#waiting.get(k);
+    if (list) list.push(b);
+    else this.#waiting.set(k, [b]);
+  }
+
+  /**
+   * After write `seq` of `origin` is applied, retry only the buffered writes that waited for it;
+   * each either delivers (and wakes its own waiters) or is re-indexed under its next dependency.
+   * Each buffered write is looked at once per dependency it had: no scan of the whole buffer.
+   */
+  #cascade(origin: NodeId, seq: number): void {
+    const work: string[] = [waitKey(origin, seq)];
+    for (let i = 0; i < work.length; i++) {
+      const k = work[i] as string;
+      const list = this.#waiting.get(k);
+      if (list === undefined) continue;
+      this.#waiting.delete(k);
+      for (const b of list) {
+        if (b.seq <= (this.#clock[b.write.origin] ?? 0)) {
+          this.#buffer.delete(b.id); // applied meanwhile through another copy
+          continue;
+        }
+        const miss = this.#missing(b.write, b.seq);
+        if (miss === null) {
+          this.#buffer.delete(b.id);
+          this.#deliver(b.from, b.write, b.seq, true);
+          work.push(waitKey(b.write.origin, b.seq));
+        } else {
+          b.wait = miss;
+          this.#index(b);
+        }
+      }
+    }
+  }
+
+  #deliver(from: NodeId, w: CausalWrite, seq: number, fromBuffer: boolean): void {
+    this.#apply(w, false);
+    this.#lastProgress = this.#now;
+    this.#events.push({
+      type: 'deliver',
+      node: this.id,
+      peer: from,
+      origin: w.origin,
+      seq,
+      clock: w.clock,
+      key: w.key,
+      fromBuffer,
+      nodeClock: this.#clockCopy(),
+    });
+  }
+
+  /** Apply a write whose dependencies are all applied: clock, Lamport, log, key state. */
+  #apply(w: CausalWrite, local: boolean): void {
+    const seq = seqOf(w);
+    if (!local) this.#clock[w.origin] = seq; // delivery rule: every other entry is already <=
+    this.#applied += 1;
+    if (w.lamport > this.#lamport) this.#lamport = w.lamport;
+    this.#clockDirty = true;
+
+    let log = this.#log.get(w.origin);
+    if (!log) this.#log.set(w.origin, (log = { base: seq - 1, head: 0, entries: [] }));
+    invariant(log.base + log.entries.length - log.head + 1 === seq, `log of ${w.origin} out of sequence at ${seq}`);
+    log.entries.push(w);
+    this.#logLength += 1;
+    this.#persist.push({ kind: 'put', space: SPACE_LOG, key: logKey(w.origin, seq), value: w });
+
+    // Siblings: drop versions this write dominates; keep concurrent ones (SPEC §2).
+    const old = this.#store.get(w.key);
+    const mine: Version = { origin: w.origin, clock: w.clock, lamport: w.lamport, value: w.value, deleted: w.deleted };
+    let next: Version[];
+    if (old === undefined || old.length === 0) {
+      next = [mine];
+    } else {
+      next = [];
+      let obsolete = false;
+      for (const v of old) {
+        const o = order(v.clock, w.clock);
+        if (o === 'before' || o === 'equal') continue;
+        if (o === 'after') obsolete = true;
+        next.push(v);
+      }
+      if (!obsolete) next.push(mine);
+      if (next.length > 1) next.sort(versionOrder);
+    }
+    this.#store.set(w.key, next);
+    this.#dirtyKeys.add(w.key);
+    this.#events.push({
+      type: 'apply',
+      node: this.id,
+      origin: w.origin,
+      seq,
+      clock: w.clock,
+      lamport: w.lamport,
+      key: w.key,
+      deleted: w.deleted,
+      local,
+      siblings: next.length,
+      nodeClock: this.#clockCopy(),
+    });
+    if (next.length > 1) {
+      this.#events.push({
+        type: 'conflict',
+        node: this.id,
+        key: w.key,
+        siblings: next.map((v) => ({ origin: v.origin, clock: v.clock, lamport: v.lamport, deleted: v.deleted })),
+      });
+    }
+  }
+
+  /** After a batch of incoming writes: release backpressure, serve operations now in context. */
+  #afterWrites(): void {
+    if (this.#paused.size > 0 && this.#buffer.size <= Math.floor(this.options.bufferLimit / 2)) {
+      for (const p of [...this.#paused].sort()) {
+        this.#paused.delete(p);
+        this.#events.push({ type: 'backpressure', node: this.id, peer: p, action: 'resume', buffered: this.#buffer.size, detail: 'buffer drained to half' });
+      }
+      for (const p of [...this.#resyncNeeded].sort()) this.#sendSync(p, 'overflow');
+      this.#resyncNeeded.clear();
+    }
+    if (this.#buffer.size === 0) this.#lastProgress = this.#now;
+    this.#serveWaitingOps();
+  }
+
+  #pause(peer: NodeId): void {
+    if (this.#paused.has(peer)) return;
+    this.#paused.add(peer);
+    this.#events.push({ type: 'backpressure', node: this.id, peer, action: 'pause', buffered: this.#buffer.size, detail: 'buffer full: stop reading this link' });
+  }
+
+  /**
+   * Liveness under backpressure. If the buffer is full and every live link is paused, nothing can
+   * arrive to unblock it (nothing in it is deliverable, or it would have been delivered): waiting
+   * would deadlock. Shedding the buffer is safe ONLY because none of it is lost: each buffered write
+   * came from a peer that holds it in its replication log (origins log their writes, forwarders
+   * only send what they applied and logged), and log entries are compacted only once every peer —
+   * this node included — acknowledged them, which we have not (our clock does not cover them).
+   * So we drop the buffer, resume every link and ask every live peer for a re-sync; the replies come
+   * in causal order, hence deliverable as they arrive.
+   */
+  #checkStuck(): void {
+    if (this.#buffer.size < this.options.bufferLimit) return;
+    const live = this.#livePeers();
+    if (live.length === 0 || !live.every((p) => this.#paused.has(p))) return;
+    const shed = this.#buffer.size;
+    this.#buffer.clear();
+    this.#waiting.clear();
+    this.#events.push({ type: 'backpressure', node: this.id, action: 'shed', buffered: 0, detail: `every link paused and nothing deliverable: shed ${shed} buffered writes, re-syncing` });
+    for (const p of [...this.#paused].sort()) {
+      this.#events.push({ type: 'backpressure', node: this.id, peer: p, action: 'resume', buffered: 0, detail: 'buffer shed' });
+    }
+    this.#paused.clear();
+    this.#resyncNeeded.clear();
+    this.#lastProgress = this.#now;
+    for (const p of live) this.#sendSync(p, 'shed');
+  }
+
+  // ---- anti-entropy and compaction ----
+
+  #sendSync(peer: NodeId, reason: SyncReason): void {
+    const clock = this.#clockCopy();
+    this.#lastAckSent.set(peer, this.#applied); // a sync request acknowledges our clock too
+    this.#events.push({ type: 'sync', node: this.id, peer, direction: 'request', clock, count: 0, reason });
+    this.#send(peer, { type: 'sync', clock }, 0);
+  }
+
+  /**
+   * Everything in our log the requester's clock does not cover — writes a third node originated
+   * included — in causal order: sorted by the sum of the clock's entries (a write's causal
+   * predecessors all have strictly smaller sums), then origin, then seq.
+   */
+  #answerSync(peer: NodeId, theirs: VectorClock): void {
+    const lack: { w: CausalWrite; total: number; seq: number }[] = [];
+    for (const [origin, log] of this.#log) {
+      const have = theirs[origin] ?? 0;
+      const last = log.base + log.entries.length - log.head;
+      for (let s = Math.max(have, log.base) + 1; s <= last; s++) {
+        const w = log.entries[log.head + s - log.base - 1] as CausalWrite;
+        lack.push({ w, total: clockTotal(w.clock), seq: s });
+      }
+    }
+    lack.sort((a, b) => a.total - b.total || (a.w.origin < b.w.origin ? -1 : a.w.origin > b.w.origin ? 1 : 0) || a.seq - b.seq);
+    this.#events.push({ type: 'sync', node: this.id, peer, direction: 'reply', clock: theirs, count: lack.length });
+    const size = this.options.syncBatchSize;
+    for (let i = 0; i < lack.length; i += size) {
+      const writes = lack.slice(i, i + size).map((x) => x.w);
+      this.#send(peer, { type: 'writes', writes, reason: 'sync' }, writes.length);
+    }
+  }
+
+  #sendAcks(): void {
+    let clock: VectorClock | undefined;
+    for (const p of this.#livePeers()) {
+      if (this.#lastAckSent.get(p) === this.#applied) continue;
+      clock ??= this.#clockCopy();
+      this.#lastAckSent.set(p, this.#applied);
+      this.#send(p, { type: 'ack', clock }, 0);
+    }
+  }
+
+  #onAcked(peer: NodeId, clock: VectorClock): void {
+    const acked = this.#acked.get(peer);
+    if (acked === undefined) return; // not a member
+    for (const k in clock) {
+      const v = clock[k] ?? 0;
+      if (v > (acked[k] ?? 0)) acked[k] = v;
+    }
+    this.#compact();
+  }
+
+  /** Delete log entries every peer has acknowledged (they can never be asked for again). */
+  #compact(): void {
+    let removed = 0;
+    const upTo: Record<NodeId, number> = {};
+    for (const [origin, log] of this.#log) {
+      const last = log.base + log.entries.length - log.head;
+      let min = last;
+      for (const p of this.#peers) min = Math.min(min, this.#acked.get(p)?.[origin] ?? 0);
+      upTo[origin] = log.base;
+      if (min <= log.base) continue;
+      for (let s = log.base + 1; s <= min; s++) this.#persist.push({ kind: 'del', space: SPACE_LOG, key: logKey(origin, s) });
+      const n = min - log.base;
+      log.head += n;
+      log.base = min;
+      upTo[origin] = min;
+      removed += n;
+      if (log.head > 1024 && log.head * 2 > log.entries.length) {
+        log.entries = log.entries.slice(log.head);
+        log.head = 0;
+      }
+    }
+    if (removed === 0) return;
+    this.#logLength -= removed;
+    this.#events.push({ type: 'compact', node: this.id, removed, upTo, logLength: this.#logLength });
+  }
+
+  #lagOf(acked: VectorClock): number {
+    let lag = 0;
+    for (const [origin, log] of this.#log) {
+      const last = log.base + log.entries.length - log.head;
+      const have = Math.max(acked[origin] ?? 0, log.base);
+      if (last > have) lag += last - have;
+    }
+    return lag;
+  }
+
+  // ---- helpers ----
+
+  #livePeers(): NodeId[] {
+    return this.#down.size === 0 ? (this.#peers as NodeId[]) : this.#peers.filter((p) => !this.#down.has(p));
+  }
+
+  #send(to: NodeId, msg: CausalMsg, count: number): void {
+    this.#messages.push({ to, msg });
+    this.#events.push({ type: 'send', node: this.id, peer: to, msg: msg.type, count, nodeClock: this.#clockCopy() });
+  }
+
+  #clockCopy(): Record<NodeId, number> {
+    return { ...this.#clock };
+  }
+}
+
+function fmt(c: VectorClock): string {
+  return `{${Object.entries(c).map(([k, v]) => `${k}:${v}`).join(',')}}`;
+}
