@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { registerLab } from './lab.js';
+import { registerCoap } from './coap.js';
 
 /** The `causeway` command line. Each command lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -8,6 +10,8 @@ export function buildProgram(): Command {
     .description('A replicated key-value store and a laboratory for logical time.')
     .showHelpAfterError();
   // command registrations (one line per command file):
+  registerLab(program);
+  registerCoap(program);
   return program;
 }
 
