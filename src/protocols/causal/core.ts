@@ -598,9 +598,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   }
 
   #deliver(from: NodeId, w: CausalWrite, seq: number, fromBuffer: boolean): void {
-    this.#apply(w, false);
-    this.#lastProgress = this.#now;
-    this.#events.push({
+    const event: Extract<CausalEvent, { type: 'deliver' }> = {
       type: 'deliver',
       node: this.id,
       peer: from,
@@ -608,9 +606,14 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       seq,
       clock: w.clock,
       key: w.key,
+      deleted: w.deleted,
       fromBuffer,
-      nodeClock: this.#clockCopy(),
-    });
+      nodeClock: {},
+    };
+    this.#events.push(event); // before the apply's own events (conflict)
+    this.#apply(w, false);
+    event.nodeClock = this.#clockCopy();
+    this.#lastProgress = this.#now;
   }
 
   /** Apply a write whose dependencies are all applied: clock, Lamport, log, key state. */

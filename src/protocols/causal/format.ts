@@ -43,7 +43,7 @@ export function formatEvent(e: CausalEvent): string {
     case 'buffer':
       return `${e.node}: buffer ${e.origin}#${e.seq} ${e.key} ${formatClock(e.clock)} from ${e.peer}, waiting for ${e.waitingFor.node}#${e.waitingFor.seq} (${e.buffered} buffered)`;
     case 'deliver':
-      return `${e.node}: deliver ${e.origin}#${e.seq} ${e.key} ${formatClock(e.clock)} from ${e.peer}${e.fromBuffer ? ' (from buffer)' : ''} -> ${formatClock(e.nodeClock)}`;
+      return `${e.node}: deliver ${e.origin}#${e.seq} ${e.deleted ? `delete ${e.key}` : e.key} ${formatClock(e.clock)} from ${e.peer}${e.fromBuffer ? ' (from buffer)' : ''} -> ${formatClock(e.nodeClock)}`;
     case 'apply':
       return `${e.node}: apply ${e.origin}#${e.seq} ${e.deleted ? `delete ${e.key}` : e.key} ${formatClock(e.clock)} L${e.lamport}${e.local ? ' (local)' : ''}${e.siblings > 1 ? ` [${e.siblings} siblings]` : ''}`;
     case 'duplicate':

@@ -71,6 +71,7 @@ export type CausalEvent =
       seq: number;
       clock: VectorClock;
       key: string;
+      deleted: boolean;
       fromBuffer: boolean;
       nodeClock: VectorClock;
     }
