@@ -1,0 +1,222 @@
+/**
+ * Causal consistency for histories in which each put writes a value unique to its key
+ * (Ahamad et al. 1995; session guarantees after Terry et al. 1994).
+ *
+ * Causal order →co = (session order ∪ reads-from)⁺. Session order links each process's operations
+ * in order; reads-from links the unique put of a value to every read returning it. Rules:
+ *  - causal-cycle: →co is acyclic (a read cannot precede the write it reads);
+ *  - every read returns a write not overwritten in its causal past: if w →co w' →co r on the same
+ *    key, r must not return w (a null read must be explainable by the initial state or a delete not
+ *    overwritten in its causal past). Each such violation is named by the session guarantee it
+ *    breaks when one applies — read-your-writes, monotonic-reads, monotonic-writes,
+ *    writes-follow-reads — else overwritten-in-causal-past;
+ *  - convergence: when the history ends with a final read of a key on every node, they agree.
+ * An info write may not have happened: it joins the order only when some read observes it, and then
+ * only after its process's earlier operations. Reads of unknown outcome are absent.
+ */
+import { formatOp, type History, type Operation } from './history.js';
+import { unwrittenReads, valueKey, writersByValue } from './common.js';
+import { convergenceViolations, finalReads } from './convergence.js';
+import { invalid, type Verdict, type Violation } from './verdict.js';
+
+export interface CausalOptions {
+  /** At most this many violations are listed. */
+  readonly maxViolations: number;
+}
+
+export const CAUSAL_DEFAULTS: Readonly<CausalOptions> = Object.freeze({ maxViolations: 50 });
+
+type EdgeKind = 'so' | 'rf';
+
+const RULE_TEXT: Readonly<Record<string, string>> = {
+  'read-your-writes': 'read-your-writes: a read must see the writes of its own session',
+  'monotonic-reads': 'monotonic-reads: a session must not read a value older than one it already read',
+  'monotonic-writes': "monotonic-writes: a session's writes are seen in order — whoever sees a later write must see the earlier one",
+  'writes-follow-reads': 'writes-follow-reads: a write made after reading a value is seen only together with that value',
+  'overwritten-in-causal-past': 'every read returns a write not overwritten in its causal past',
+};
+
+export function checkCausal(history: History, options: Partial<CausalOptions> = {}): Verdict {
+  const opts: CausalOptions = { ...CAUSAL_DEFAULTS, ...options };
+  const phantom = unwrittenReads(history);
+  if (phantom.length > 0) return invalid('causal', phantom.slice(0, opts.maxViolations));
+
+  const writers = writersByValue(history.ops);
+  const writerOf = new Map<number, Operation>(); // read id → the put it reads from
+  const observed = new Set<number>();
+  for (const r of history.ops) {
+    if (r.f !== 'get' || r.value === null) continue;
+    const ws = writers.get(valueKey(r)) as Operation[];
+    if (ws.length > 1) {
+      return {
+        valid: 'unknown',
+        model: 'causal',
+        reason: `the causal checker needs unique written values per key; ${JSON.stringify(r.value)} is written to key "${r.key}" by ${ws.length} puts (${formatOp(ws[0] as Operation)}, ${formatOp(ws[1] as Operation)}) and read by ${formatOp(r)}`,
+      };
+    }
+    const w = ws[0] as Operation;
+    writerOf.set(r.id, w);
+    observed.add(w.id);
+  }
+
+  // Graph nodes: ok operations and observed info writes.
+  const nodes = history.ops.filter((op) => op.status === 'ok' || observed.has(op.id));
+  const N = nodes.length;
+  const idx = new Map<number, number>(nodes.map((op, i) => [op.id, i]));
+  const preds: { from: number; kind: EdgeKind }[][] = nodes.map(() => []);
+  const lastOk = new Map<string, number>();
+  for (let i = 0; i < N; i++) {
+    const op = nodes[i] as Operation;
+    const pk = `${typeof op.process}:${String(op.process)}`;
+    const prev = lastOk.get(pk);
+    if (prev !== undefined) (preds[i] as { from: number; kind: EdgeKind }[]).push({ from: prev, kind: 'so' });
+    if (op.status === 'ok') lastOk.set(pk, i);
+    const w = writerOf.get(op.id);
+    if (w) (preds[i] as { from: number; kind: EdgeKind }[]).push({ from: idx.get(w.id) as number, kind: 'rf' });
+  }
+
+  // Topological order (Kahn); what remains lies on or behind a cycle.
+  const succ: number[][] = nodes.map(() => []);
+  const indeg = new Int32Array(N);
+  preds.forEach((ps, i) => {
+    for (const p of ps) {
+      (succ[p.from] as number[]).push(i);
+      indeg[i] = (indeg[i] as number) + 1;
+    }
+  });
+  const order: number[] = [];
+  for (let i = 0; i < N; i++) if (indeg[i] === 0) order.push(i);
+  for (let h = 0; h < order.length; h++) {
+    for (const s of succ[order[h] as number] as number[]) {
+      indeg[s] = (indeg[s] as number) - 1;
+      if (indeg[s] === 0) order.push(s);
+    }
+  }
+  if (order.length < N) return invalid('causal', [explainCycle(nodes, preds, indeg)]);
+
+  const words = (N + 31) >>> 5;
+  const past = new Uint32Array(N * words);
+  for (const i of order) {
+    const row = i * words;
+    for (const p of preds[i] as { from: number }[]) {
+      const prow = p.from * words;
+      for (let w = 0; w < words; w++) past[row + w] = (past[row + w] as number) | (past[prow + w] as number);
+      past[row + (p.from >>> 5)] = (past[row + (p.from >>> 5)] as number) | (1 << (p.from & 31));
+    }
+  }
+  /** a →co b */
+  const before = (a: number, b: number): boolean => (((past[b * words + (a >>> 5)] as number) >>> (a & 31)) & 1) === 1;
+
+  const writesOfKey = new Map<string, number[]>();
+  const readsOfKey = new Map<string, number[]>();
+  for (let i = 0; i < N; i++) {
+    const op = nodes[i] as Operation;
+    const m = op.f === 'get' ? readsOfKey : writesOfKey;
+    const list = m.get(op.key);
+    if (list) list.push(i);
+    else m.set(op.key, [i]);
+  }
+  const infoDeletes = new Set(history.ops.filter((op) => op.f === 'delete' && op.status === 'info').map((op) => op.key));
+  const sameProcess = (a: Operation, b: Operation): boolean => a.process === b.process;
+
+  const classify = (ri: number, xi: number): { rule: string; evidence: number[] } => {
+    const r = nodes[ri] as Operation;
+    const x = nodes[xi] as Operation;
+    if (sameProcess(x, r)) return { rule: 'read-your-writes', evidence: [] };
+    for (const ri2 of readsOfKey.get(r.key) ?? []) {
+      const r2 = nodes[ri2] as Operation;
+      if (ri2 !== ri && sameProcess(r2, r) && before(ri2, ri) && writerOf.get(r2.id) === x) return { rule: 'monotonic-reads', evidence: [ri2] };
+    }
+    for (let w2 = 0; w2 < N; w2++) {
+      const op2 = nodes[w2] as Operation;
+      if (op2.f !== 'get' && w2 !== xi && sameProcess(op2, x) && before(xi, w2) && before(w2, ri)) return { rule: 'monotonic-writes', evidence: [w2] };
+    }
+    for (const r1 of readsOfKey.get(x.key) ?? []) {
+      const rd = nodes[r1] as Operation;
+      if (writerOf.get(rd.id) !== x || sameProcess(rd, r)) continue;
+      for (let w2 = 0; w2 < N; w2++) {
+        const op2 = nodes[w2] as Operation;
+        if (op2.f !== 'get' && sameProcess(op2, rd) && before(r1, w2) && before(w2, ri)) return { rule: 'writes-follow-reads', evidence: [r1, w2] };
+      }
+    }
+    return { rule: 'overwritten-in-causal-past', evidence: [] };
+  };
+  const RANK = ['read-your-writes', 'monotonic-reads', 'monotonic-writes', 'writes-follow-reads', 'overwritten-in-causal-past'];
+
+  const violations: Violation[] = [];
+  for (const [key, reads] of readsOfKey) {
+    const writes = writesOfKey.get(key) ?? [];
+    for (const ri of reads) {
+      if (violations.length >= opts.maxViolations) break;
+      const r = nodes[ri] as Operation;
+      const w = writerOf.get(r.id);
+      let overwriters: number[];
+      if (w) {
+        const wi = idx.get(w.id) as number;
+        overwriters = writes.filter((xi) => xi !== wi && before(xi, ri) && before(wi, xi));
+      } else {
+        // null: the initial state or some delete, not overwritten by a put in r's causal past
+        const putsBefore = writes.filter((xi) => (nodes[xi] as Operation).f === 'put' && before(xi, ri));
+        if (putsBefore.length === 0 || infoDeletes.has(key)) continue;
+        const viable = writes.some((di) => (nodes[di] as Operation).f === 'delete' && !before(ri, di) && !putsBefore.some((xi) => before(di, xi)));
+        if (viable) continue;
+        overwriters = putsBefore.filter((xi) => !putsBefore.some((yi) => yi !== xi && before(xi, yi)));
+      }
+      if (overwriters.length === 0) continue;
+      let pick: { xi: number; rule: string; evidence: number[] } | null = null;
+      for (const xi of overwriters) {
+        const c = classify(ri, xi);
+        if (pick === null || RANK.indexOf(c.rule) < RANK.indexOf(pick.rule)) pick = { xi, ...c };
+      }
+      const p = pick as { xi: number; rule: string; evidence: number[] };
+      const x = nodes[p.xi] as Operation;
+      const readWhat = w ? `the value of ${formatOp(w)}` : 'null (the initial state or a delete)';
+      const evidence = p.evidence.map((e) => nodes[e] as Operation);
+      const evidenceText = evidence.length === 0 ? '' : `\n  via: ${evidence.map(formatOp).join('\n       ')}`;
+      violations.push({
+        rule: p.rule,
+        explanation:
+          `${RULE_TEXT[p.rule] ?? p.rule}.\n  ${formatOp(r)}\n  returned ${readWhat},\n` +
+          `  but that is overwritten in its causal past by ${formatOp(x)}${evidenceText}`,
+        ops: [r, ...(w ? [w] : []), x, ...evidence],
+      });
+    }
+  }
+  if (violations.length > 0) return invalid('causal', violations);
+
+  // Convergence: keys with a final read on every node after quiescence.
+  const nodeNames = new Set<string>();
+  for (const op of history.ops) if (op.node !== undefined) nodeNames.add(op.node);
+  if (nodeNames.size > 0) {
+    const finals = finalReads(history, (op) => op.node ?? '');
+    const covered = [...finals.byKey.entries()].filter(([, m]) => [...nodeNames].every((n) => m.has(n))).map(([k]) => k);
+    const cv = convergenceViolations(finals, covered, (op) => op.node ?? '');
+    if (cv.length > 0) return invalid('causal', cv, cv[0]?.ops[0]?.key);
+  }
+  return { valid: true, model: 'causal' };
+}
+
+function explainCycle(nodes: readonly Operation[], preds: readonly { from: number; kind: EdgeKind }[][], indeg: Int32Array): Violation {
+  // Walk predecessors that are still on the cycle part until a node repeats.
+  let cur = indeg.findIndex((d) => d > 0);
+  const seenAt = new Map<number, number>();
+  const path: { node: number; kind: EdgeKind }[] = [];
+  while (!seenAt.has(cur)) {
+    seenAt.set(cur, path.length);
+    const p = (preds[cur] as { from: number; kind: EdgeKind }[]).find((e) => (indeg[e.from] as number) > 0) as { from: number; kind: EdgeKind };
+    path.push({ node: cur, kind: p.kind });
+    cur = p.from;
+  }
+  const cycle = path.slice(seenAt.get(cur) as number).reverse(); // forward order: each edge kind leads into its node
+  const lines = cycle.map((e, i) => `${i === 0 ? '   ' : e.kind === 'so' ? ' →so' : ' →rf'} ${formatOp(nodes[e.node] as Operation)}`);
+  const firstKind = cycle[0]?.kind === 'so' ? '→so' : '→rf';
+  return {
+    rule: 'causal-cycle',
+    explanation:
+      'the causal order (session order ∪ reads-from) has a cycle, so some read precedes the write it reads:\n' +
+      lines.join('\n') +
+      ` ${firstKind} back to the first`,
+    ops: cycle.map((e) => nodes[e.node] as Operation),
+  };
+}
+

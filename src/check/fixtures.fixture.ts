@@ -1,0 +1,51 @@
+/** Test support: hand-made histories under testdata/histories, and brute-force oracles. */
+import { readFileSync } from 'node:fs';
+import { parseHistory, type History, type Operation } from './history.js';
+
+/** The repository root, from dist-NAME/src/check/ or src/check/. */
+export const ROOT = new URL('../../../', import.meta.url);
+export const historyPath = (rel: string): string => new URL(`testdata/histories/${rel}`, ROOT).pathname;
+
+export function loadHistory(rel: string): History {
+  const r = parseHistory(readFileSync(historyPath(rel), 'utf8'));
+  if (!r.ok) throw new Error(`${rel}: line ${r.line}: ${r.reason}`);
+  return r.history;
+}
+
+type Mode = 'linearizable' | 'sequential';
+
+/**
+ * Tries every order of the operations (no memo, no pruning beyond the constraints): for
+ * linearizability an operation may come next only when no unplaced completed operation returned
+ * before it was invoked; for sequential consistency only when its process's earlier completed
+ * operations are placed. Info writes are optional. Registers start null; delete sets null.
+ */
+export function bruteForce(ops: readonly Operation[], mode: Mode): boolean {
+  const placed = new Array<boolean>(ops.length).fill(false);
+  const state = new Map<string, string>();
+  const okLeft = (): boolean => ops.some((op, i) => op.status === 'ok' && !placed[i]);
+  const canPlace = (i: number): boolean => {
+    const o = ops[i] as Operation;
+    return ops.every((u, j) => {
+      if (placed[j] || j === i || u.status !== 'ok') return true;
+      return mode === 'linearizable' ? !(u.ret < o.call) : !(u.process === o.process && u.id < o.id);
+    });
+  };
+  const go = (): boolean => {
+    if (!okLeft()) return true;
+    for (let i = 0; i < ops.length; i++) {
+      if (placed[i] || !canPlace(i)) continue;
+      const o = ops[i] as Operation;
+      const cur = state.get(o.key) ?? 'null';
+      if (o.f === 'get') {
+        if (JSON.stringify(o.value) !== cur) continue;
+      } else state.set(o.key, o.f === 'delete' ? 'null' : JSON.stringify(o.value));
+      placed[i] = true;
+      if (go()) return true;
+      placed[i] = false;
+      state.set(o.key, cur);
+    }
+    return false;
+  };
+  return go();
+}
