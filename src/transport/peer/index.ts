@@ -1,5 +1,6 @@
 export {
   PeerNetwork,
+  backoffDelay,
   PEER_NETWORK_DEFAULTS,
   type PeerSpec,
   type PeerFault,

@@ -163,6 +163,8 @@ export interface PeerStats {
   readonly recvBytes: number;
   /** Times the link came up again after its first 'up'. */
   readonly reconnects: number;
+  /** Connection attempts made by this side (the dialer), successful or not. */
+  readonly dialAttempts: number;
   /** `send` calls refused (not connected or over the bound). */
   readonly refusedSends: number;
   /** Messages dropped by faults (loss, one-way), either direction. */
@@ -232,8 +234,19 @@ interface Peer {
   sentBytes: number;
   recvBytes: number;
   reconnects: number;
+  dialAttempts: number;
   refusedSends: number;
   droppedMessages: number;
+}
+
+/**
+ * Delay before reconnection attempt number `attempt` (0-based): exponential, capped, and shortened
+ * by up to `jitter` of itself so that nodes restarted together do not redial in lockstep.
+ * `r` is a uniform draw in [0, 1).
+ */
+export function backoffDelay(attempt: number, b: BackoffOptions, r: number): number {
+  const base = Math.min(b.maxMs, b.initialMs * Math.pow(b.factor, attempt));
+  return Math.max(0, base * (1 - b.jitter * r));
 }
 
 /** A function, so that TypeScript does not carry a narrowing across calls that may close. */
@@ -419,6 +432,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
       sentBytes: p.sentBytes,
       recvBytes: p.recvBytes,
       reconnects: p.reconnects,
+      dialAttempts: p.dialAttempts,
       refusedSends: p.refusedSends,
       droppedMessages: p.droppedMessages,
     };
@@ -532,6 +546,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
       sentBytes: 0,
       recvBytes: 0,
       reconnects: 0,
+      dialAttempts: 0,
       refusedSends: 0,
       droppedMessages: 0,
     };
@@ -553,6 +568,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
     if (!this.#started || this.#closing || !this.#isDialer(p)) return;
     if (p.link || p.dialing || p.retryTimer || p.fault?.partition) return;
     if (this.#peers.get(p.spec.id) !== p) return;
+    p.dialAttempts++;
     const socket = connect({ host: p.spec.host, port: p.spec.port, noDelay: true });
     const link = this.#newLink(socket, 'dialer', `${p.spec.host}:${p.spec.port}`);
     link.peerId = p.spec.id;
@@ -567,9 +583,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
   #scheduleRetry(p: Peer): void {
     if (this.#closing || !this.#isDialer(p) || p.retryTimer || p.fault?.partition) return;
     if (this.#peers.get(p.spec.id) !== p) return;
-    const b = this.#opts.backoff;
-    const base = Math.min(b.maxMs, b.initialMs * Math.pow(b.factor, p.attempt));
-    const delay = Math.max(0, base * (1 - b.jitter * this.#opts.random()));
+    const delay = backoffDelay(p.attempt, this.#opts.backoff, this.#opts.random());
     p.attempt++;
     p.retryTimer = setTimeout(() => {
       p.retryTimer = null;
