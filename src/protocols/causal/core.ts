@@ -295,9 +295,12 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     if (this.#waitingOps.length > 0) this.#expireWaitingOps();
     if (o.ackEveryTicks > 0 && this.#now % o.ackEveryTicks === 0) this.#sendAcks();
     if (o.resyncAfterTicks > 0 && this.#buffer.size > 0 && this.#now - this.#lastProgress >= o.resyncAfterTicks) {
-      // Liveness: a dependency may have been lost in transit; fetch it again from every peer.
+      // Liveness: a dependency may have been lost in transit; fetch it again from every peer. If
+      // some links are paused, the missing write may sit unread behind one of them while the
+      // unpaused links have nothing to offer: shed and re-sync (see #shed for why that is safe).
       this.#lastProgress = this.#now;
-      for (const p of this.#livePeers()) this.#sendSync(p, 'stale-buffer');
+      if (this.#paused.size > 0) this.#shed('no progress while links are paused');
+      else for (const p of this.#livePeers()) this.#sendSync(p, 'stale-buffer');
     }
   }
 
@@ -702,23 +705,29 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    * only send what they applied and logged), and log entries are compacted only once every peer —
    * this node included — acknowledged them, which we have not (our clock does not cover them).
    * So we drop the buffer, resume every link and ask every live peer for a re-sync; the replies come
-   * in causal order, hence deliverable as they arrive.
+   * in causal order, hence deliverable as they arrive. `tick` sheds too when a buffer makes no
+   * progress for resyncAfterTicks while some link is paused (the write it needs may be queued
+   * behind the paused link).
    */
   #checkStuck(): void {
     if (this.#buffer.size < this.options.bufferLimit) return;
     const live = this.#livePeers();
     if (live.length === 0 || !live.every((p) => this.#paused.has(p))) return;
+    this.#shed('every link paused and nothing deliverable');
+  }
+
+  #shed(why: string): void {
     const shed = this.#buffer.size;
     this.#buffer.clear();
     this.#waiting.clear();
-    this.#events.push({ type: 'backpressure', node: this.id, action: 'shed', buffered: 0, detail: `every link paused and nothing deliverable: shed ${shed} buffered writes, re-syncing` });
+    this.#events.push({ type: 'backpressure', node: this.id, action: 'shed', buffered: 0, detail: `${why}: shed ${shed} buffered writes, re-syncing` });
     for (const p of [...this.#paused].sort()) {
       this.#events.push({ type: 'backpressure', node: this.id, peer: p, action: 'resume', buffered: 0, detail: 'buffer shed' });
     }
     this.#paused.clear();
     this.#resyncNeeded.clear();
     this.#lastProgress = this.#now;
-    for (const p of live) this.#sendSync(p, 'shed');
+    for (const p of this.#livePeers()) this.#sendSync(p, 'shed');
   }
 
   // ---- anti-entropy and compaction ----
