@@ -1,0 +1,154 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Snapshot, StorageOp } from '../../core/protocol.js';
+import { isCausewayError } from '../../core/errors.js';
+import { CausalCore, logKey, SPACE_KV, SPACE_LOG, SPACE_META } from './core.js';
+import type { CausalMsg, CausalWrite } from './types.js';
+
+const nodes = ['node1', 'node2', 'node3'];
+
+function disk(): { apply(ops: StorageOp[]): void; snapshot: Snapshot; spaces: Map<string, Map<string, unknown>> } {
+  const spaces = new Map<string, Map<string, unknown>>();
+  return {
+    spaces,
+    apply(ops) {
+      for (const op of ops) {
+        let s = spaces.get(op.space);
+        if (!s) spaces.set(op.space, (s = new Map()));
+        if (op.kind === 'put') s.set(op.key, structuredClone(op.value));
+        else s.delete(op.key);
+      }
+    },
+    snapshot: { entries: (space) => [...(spaces.get(space) ?? new Map<string, unknown>()).entries()] },
+  };
+}
+
+function write(origin: string, clock: Record<string, number>, key: string, value: unknown, lamport = 1): CausalMsg {
+  const w: CausalWrite = { origin, clock, lamport, key, value, deleted: false };
+  return { type: 'write', write: w };
+}
+
+test('a local put: log entry, key state and clock persist in the same batch as the reply', () => {
+  // SPEC §2 durability: acknowledged only after it is on disk — the reply leaves with its persist ops
+  const c = new CausalCore({ id: 'node1', nodes });
+  c.submit({ kind: 'put', reqId: 1, key: 'x', value: 5 });
+  const r = c.ready();
+  assert.deepEqual(r.replies, [{ reqId: 1, ok: true, kind: 'put', key: 'x', clock: { node1: 1, node2: 0, node3: 0 }, context: { node1: 1, node2: 0, node3: 0 } }]);
+  const spaces = r.persist.map((op) => `${op.kind}:${op.space}:${op.key}`).sort();
+  assert.deepEqual(spaces, [`put:${SPACE_KV}:x`, `put:${SPACE_LOG}:${logKey('node1', 1)}`, `put:${SPACE_META}:clock`, `put:${SPACE_META}:lamport`]);
+  assert.deepEqual(r.messages.map((m) => m.to), ['node2', 'node3']);
+  // reads persist nothing
+  c.submit({ kind: 'get', reqId: 2, key: 'x' });
+  assert.deepEqual(c.ready().persist, []);
+  // an idle core hands back an empty batch
+  const idle = c.ready();
+  assert.equal(idle.persist.length + idle.messages.length + idle.replies.length + idle.events.length, 0);
+});
+
+test('log keys sort by sequence number', () => {
+  assert.ok(logKey('node1', 9) < logKey('node1', 10));
+  assert.ok(logKey('node1', 99999) < logKey('node1', 100000));
+});
+
+test('restore rebuilds clock, Lamport stamp, store and log from exactly what was persisted', () => {
+  const d = disk();
+  const c = new CausalCore({ id: 'node2', nodes });
+  c.receive('node1', write('node1', { node1: 1 }, 'x', 'a', 1));
+  c.submit({ kind: 'put', reqId: 1, key: 'y', value: 'b' });
+  c.receive('node3', write('node3', { node3: 1 }, 'y', 'c', 7)); // concurrent with node2's y
+  c.receive('node3', write('node3', { node1: 5, node3: 2 }, 'z', 'never')); // buffered: not persisted
+  d.apply(c.ready().persist);
+  const r = CausalCore.restore(d.snapshot, { id: 'node2', nodes });
+  assert.deepEqual(r.clock, c.clock);
+  assert.equal(r.lamport, 7);
+  assert.deepEqual(r.entries(), c.entries());
+  assert.deepEqual(r.logRanges(), { node1: [1, 1], node2: [1, 1], node3: [1, 1] });
+  assert.equal(r.status().buffered, 0); // buffered writes are re-fetched by anti-entropy
+  assert.equal(c.status().buffered, 1);
+  // a restored node keeps writing with the next sequence number
+  r.submit({ kind: 'put', reqId: 2, key: 'x', value: 'd' });
+  const reply = r.ready().replies[0];
+  assert.ok(reply?.ok && reply.kind === 'put');
+  assert.equal(reply.clock.node2, 2);
+});
+
+test('get of a conflicted key: deterministic winner (higher Lamport, then higher node id), siblings listed', () => {
+  // SPEC §2 siblings: one deterministic winner and a conflict flag
+  const c = new CausalCore({ id: 'node1', nodes });
+  c.receive('node2', write('node2', { node2: 1 }, 'k', 'from2', 3));
+  c.receive('node3', write('node3', { node3: 1 }, 'k', 'from3', 3));
+  c.submit({ kind: 'get', reqId: 1, key: 'k' });
+  const r = c.ready().replies[0];
+  assert.ok(r?.ok && r.kind === 'get');
+  assert.equal(r.value, 'from3'); // equal stamps: higher node id wins
+  assert.equal(r.conflict, true);
+  assert.deepEqual(r.siblings?.map((s) => s.value), ['from3', 'from2']);
+  // a local write has seen both siblings: it dominates them
+  c.submit({ kind: 'put', reqId: 2, key: 'k', value: 'mine' });
+  c.submit({ kind: 'get', reqId: 3, key: 'k' });
+  const after = c.ready().replies[1];
+  assert.ok(after?.ok && after.kind === 'get');
+  assert.equal(after.conflict, false);
+  assert.equal(after.siblings, undefined);
+  assert.equal(after.value, 'mine');
+});
+
+test('list: prefix, sorted, limit, tombstones excluded', () => {
+  const c = new CausalCore({ id: 'node1', nodes });
+  for (const k of ['b/2', 'a/1', 'b/1', 'b/3']) c.submit({ kind: 'put', reqId: 1, key: k, value: 1 });
+  c.submit({ kind: 'delete', reqId: 2, key: 'b/2' });
+  c.submit({ kind: 'list', reqId: 3, prefix: 'b/', limit: 0 });
+  c.submit({ kind: 'list', reqId: 4, prefix: '', limit: 2 });
+  const lists = c.ready().replies.filter((r) => r.ok && r.kind === 'list');
+  assert.deepEqual(lists.map((r) => (r.ok && r.kind === 'list' ? r.keys : [])), [['b/1', 'b/3'], ['a/1', 'b/1']]);
+  assert.equal(c.status().keys, 3);
+});
+
+test('status: clock, buffered, per-peer acknowledged clock and lag, log length', () => {
+  const c = new CausalCore({ id: 'node1', nodes, options: { ackEveryTicks: 1 } });
+  c.submit({ kind: 'put', reqId: 1, key: 'x', value: 1 });
+  c.submit({ kind: 'put', reqId: 2, key: 'y', value: 2 });
+  c.receive('node2', { type: 'ack', clock: { node1: 2 } });
+  c.receive('node3', { type: 'ack', clock: { node1: 1 } });
+  const s = c.status();
+  assert.equal(s.logLength, 1); // node1#1 acknowledged by every peer: compacted
+  assert.equal(s.peers.node2?.lag, 0);
+  assert.equal(s.peers.node3?.lag, 1);
+  assert.deepEqual(s.peers.node3?.acked, { node1: 1 });
+  const r = c.ready();
+  assert.ok(r.persist.some((op) => op.kind === 'del' && op.space === SPACE_LOG && op.key === logKey('node1', 1)));
+  assert.ok(r.events.some((e) => e.type === 'compact' && e.removed === 1));
+});
+
+test('a sync request is answered with what the requester lacks, third-party writes included, in causal order', () => {
+  // SPEC §2 anti-entropy: writes a third node originated are forwarded, in causal order
+  const c = new CausalCore({ id: 'node2', nodes });
+  c.receive('node1', write('node1', { node1: 1 }, 'a', 1, 1));
+  c.submit({ kind: 'put', reqId: 1, key: 'b', value: 2 });
+  c.receive('node1', write('node1', { node1: 2, node2: 1 }, 'c', 3, 3));
+  c.ready();
+  c.receive('node3', { type: 'sync', clock: {} });
+  const out = c.ready().messages;
+  assert.equal(out.length, 1);
+  const m = out[0]?.msg;
+  assert.ok(m?.type === 'writes' && m.reason === 'sync');
+  assert.deepEqual(m.writes.map((w) => `${w.origin}#${w.clock[w.origin]}`), ['node1#1', 'node2#1', 'node1#2']);
+});
+
+test('options are validated and node ids checked', () => {
+  const bad = (f: () => unknown): void => assert.throws(f, (e: unknown) => isCausewayError(e) && e.code === 'bad-request');
+  bad(() => new CausalCore({ id: 'nodeX', nodes }));
+  bad(() => new CausalCore({ id: 'node1', nodes: ['node1', 'node1'] }));
+  bad(() => new CausalCore({ id: 'node1', nodes, options: { bufferLimit: 0 } }));
+  bad(() => new CausalCore({ id: 'node1', nodes, options: { ackEveryTicks: -1 } }));
+});
+
+test('too many operations waiting for their context: overloaded', () => {
+  const c = new CausalCore({ id: 'node1', nodes, options: { maxWaitingOps: 1 } });
+  c.submit({ kind: 'get', reqId: 1, key: 'x', ctx: { node2: 1 } });
+  c.submit({ kind: 'get', reqId: 2, key: 'x', ctx: { node2: 1 } });
+  assert.deepEqual(c.ready().replies.map((r) => (r.ok ? 'ok' : r.reason)), ['overloaded']);
+  c.receive('node2', write('node2', { node2: 1 }, 'x', 9));
+  const served = c.ready().replies[0];
+  assert.ok(served?.ok && served.kind === 'get' && served.value === 9);
+});
