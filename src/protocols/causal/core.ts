@@ -22,6 +22,7 @@ import type {
   CausalWrite,
   SyncReason,
   Version,
+  WriteRef,
 } from './types.js';
 
 export interface CausalOptions {
@@ -97,6 +98,10 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function seqOf(w: CausalWrite): number {
   return w.clock[w.origin] ?? 0;
+}
+
+function writeRef(w: CausalWrite): WriteRef {
+  return { origin: w.origin, seq: seqOf(w), clock: w.clock, key: w.key };
 }
 
 function waitKey(node: NodeId, seq: number): string {
@@ -248,7 +253,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   receive(from: NodeId, msg: CausalMsg): void {
     switch (msg.type) {
       case 'write':
-        this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'write', count: 1, nodeClock: this.#clockCopy() });
+        this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'write', count: 1, nodeClock: this.#clockCopy(), write: writeRef(msg.write) });
         this.#onWrite(from, msg.write);
         this.#afterWrites();
         return;
@@ -827,7 +832,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   #send(to: NodeId, msg: CausalMsg, count: number): void {
     this.#messages.push({ to, msg });
-    this.#events.push({ type: 'send', node: this.id, peer: to, msg: msg.type, count, nodeClock: this.#clockCopy() });
+    const event: CausalEvent = { type: 'send', node: this.id, peer: to, msg: msg.type, count, nodeClock: this.#clockCopy() };
+    if (msg.type === 'write') event.write = writeRef(msg.write);
+    this.#events.push(event);
   }
 
   #clockCopy(): Record<NodeId, number> {

@@ -40,6 +40,14 @@ export type CausalMsg =
 
 export type CausalMsgType = CausalMsg['type'];
 
+/** Names one write in events: its origin, sequence number there, clock and key. */
+export interface WriteRef {
+  readonly origin: NodeId;
+  readonly seq: number;
+  readonly clock: VectorClock;
+  readonly key: string;
+}
+
 export type SyncReason = 'link-up' | 'overflow' | 'shed' | 'stale-buffer';
 export type BackpressureAction = 'pause' | 'resume' | 'overflow' | 'shed';
 
@@ -49,8 +57,9 @@ export type BackpressureAction = 'pause' | 'resume' | 'overflow' | 'shed';
  * diagrams and ShiViz).
  */
 export type CausalEvent =
-  | { type: 'send'; node: NodeId; peer: NodeId; msg: CausalMsgType; count: number; nodeClock: VectorClock }
-  | { type: 'receive'; node: NodeId; peer: NodeId; msg: CausalMsgType; count: number; nodeClock: VectorClock }
+  /** `write` is set for a single-write message (which write: for space-time diagrams). */
+  | { type: 'send'; node: NodeId; peer: NodeId; msg: CausalMsgType; count: number; nodeClock: VectorClock; write?: WriteRef }
+  | { type: 'receive'; node: NodeId; peer: NodeId; msg: CausalMsgType; count: number; nodeClock: VectorClock; write?: WriteRef }
   | {
       type: 'buffer';
       node: NodeId;
