@@ -28,7 +28,9 @@ export function bruteForce(ops: readonly Operation[], mode: Mode): boolean {
     const o = ops[i] as Operation;
     return ops.every((u, j) => {
       if (placed[j] || j === i || u.status !== 'ok') return true;
-      return mode === 'linearizable' ? !(u.ret < o.call) : !(u.process === o.process && u.id < o.id);
+      // real time; equal times in recorded order
+      const precedes = u.ret < o.call || (u.ret === o.call && (u.completeLine ?? Infinity) < o.invokeLine);
+      return mode === 'linearizable' ? !precedes : !(u.process === o.process && u.id < o.id);
     });
   };
   const go = (): boolean => {

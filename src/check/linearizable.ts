@@ -28,6 +28,8 @@ interface Entry {
   /** Index into the key's operation list. */
   readonly op: number;
   readonly time: number;
+  /** Line in the history file: orders events with equal times, as they were recorded. */
+  readonly line: number;
   match: Entry | null;
   prev: Entry | null;
   next: Entry | null;
@@ -67,14 +69,14 @@ export function linearizeKey(ops: readonly Operation[], maxSteps: number): KeyRe
 
   const entries: Entry[] = [];
   ops.forEach((op, i) => {
-    const c: Entry = { call: true, op: i, time: op.call, match: null, prev: null, next: null };
-    const r: Entry = { call: false, op: i, time: op.ret, match: null, prev: null, next: null };
+    const c: Entry = { call: true, op: i, time: op.call, line: op.invokeLine, match: null, prev: null, next: null };
+    const r: Entry = { call: false, op: i, time: op.ret, line: op.completeLine ?? Infinity, match: null, prev: null, next: null };
     c.match = r;
     entries.push(c, r);
   });
-  // Time order; at equal times calls first (operations that touch are treated as concurrent).
-  entries.sort((a, b) => a.time - b.time || (a.call === b.call ? a.op - b.op : a.call ? -1 : 1) || 0);
-  const head: Entry = { call: false, op: -1, time: -Infinity, match: null, prev: null, next: null };
+  // Time order; equal times in the order the events were recorded (which keeps each process's order).
+  entries.sort((a, b) => a.time - b.time || a.line - b.line || (a.call === b.call ? a.op - b.op : a.call ? -1 : 1));
+  const head: Entry = { call: false, op: -1, time: -Infinity, line: 0, match: null, prev: null, next: null };
   let last = head;
   for (const e of entries) {
     e.prev = last;

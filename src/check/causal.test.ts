@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../core/rng.js';
+import { checkCausal } from './causal.js';
+import { loadHistory } from './fixtures.fixture.js';
+import { generateLinearizableHistory, makePhantomRead } from './generate.js';
+import { historyFromEvents, type History, type HistoryEvent } from './history.js';
+
+const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+test('seed', () => console.log(`seed: ${SEED} (replay with FC_SEED=${SEED})`));
+
+const hist = (events: HistoryEvent[]): History => {
+  const r = historyFromEvents(events);
+  if (!r.ok) throw new Error(`line ${r.line}: ${r.reason}`);
+  return r.history;
+};
+
+function expectInvalid(file: string, rule: string, mentions: RegExp[], lines: number[]): void {
+  const v = checkCausal(loadHistory(file));
+  assert.equal(v.valid, false, `${file}: ${JSON.stringify(v)}`);
+  if (v.valid !== false) return;
+  assert.equal(v.rule, rule, v.explanation);
+  for (const re of mentions) assert.match(v.explanation, re);
+  assert.deepEqual(v.ops.map((o) => o.invokeLine).sort((a, b) => a - b), lines.sort((a, b) => a - b));
+}
+
+test('concurrent writes, causally ordered reads, converged final reads: valid', () => {
+  assert.equal(checkCausal(loadHistory('causal/valid-concurrent-converged.jsonl')).valid, true);
+});
+
+test('causal-cycle: a read cannot precede the write it reads', () => {
+  // →co = (so ∪ rf)+ must be a strict partial order
+  expectInvalid('causal/invalid-cycle.jsonl', 'causal-cycle', [/has a cycle/, /→so/, /→rf/], [1, 5, 2, 6]);
+});
+
+test('read-your-writes (Terry et al. 1994)', () => {
+  // the session's own put(x,1) is in the read's causal past, yet it reads null
+  expectInvalid('causal/invalid-read-your-writes.jsonl', 'read-your-writes', [/P0#1 get\(x\) → null/, /overwritten in its causal past by P0#0 put\(x, 1\)/], [3, 1]);
+});
+
+test('monotonic-reads: read 2 then 1', () => {
+  expectInvalid('causal/invalid-monotonic-reads.jsonl', 'monotonic-reads', [/P1#1 get\(x\) → 1/, /P0#1 put\(x, 2\)/, /via: P1#0 get\(x\) → 2/], [7, 1, 3, 5]);
+});
+
+test("monotonic-writes: seeing P0's second write without its first", () => {
+  expectInvalid('causal/invalid-monotonic-writes.jsonl', 'monotonic-writes', [/P1#1 get\(x\) → null/, /P0#0 put\(x, 1\)/, /via: P0#1 put\(y, 2\)/], [7, 1, 3]);
+});
+
+test('writes-follow-reads: seeing a write made after a read without what was read', () => {
+  expectInvalid(
+    'causal/invalid-writes-follow-reads.jsonl',
+    'writes-follow-reads',
+    [/P2#1 get\(x\) → null/, /P0#0 put\(x, 1\)/, /P1#0 get\(x\) → 1/, /P1#1 put\(y, 2\)/],
+    [9, 1, 3, 5],
+  );
+});
+
+test('convergence: final reads of a key on every node must agree', () => {
+  expectInvalid('causal/invalid-convergence.jsonl', 'convergence', [/replicas disagree on key "x"/, /n1 reads 1/, /n2 reads 2/], [5, 6]);
+});
+
+test('duplicate written values → unknown (the checker needs unique values)', () => {
+  const v = checkCausal(loadHistory('causal/unknown-duplicate-values.jsonl'));
+  assert.equal(v.valid, 'unknown');
+  if (v.valid === 'unknown') assert.match(v.reason, /unique written values/);
+});
+
+test('random linearizable histories (with final reads on every node) are causal; a phantom read is not', () => {
+  const rng = new Rng(SEED);
+  for (let i = 0; i < 30; i++) {
+    const events = generateLinearizableHistory(rng.fork(`c${i}`), {
+      processes: rng.int(2, 6),
+      ops: rng.int(20, 300),
+      keys: rng.int(1, 5),
+      infoRatio: 0.05,
+      failRatio: 0.05,
+      nodes: ['n1', 'n2', 'n3'],
+    });
+    const v = checkCausal(hist(events));
+    assert.equal(v.valid, true, `history ${i} (seed ${SEED}): ${JSON.stringify(v).slice(0, 600)}`);
+    const p = makePhantomRead(events, rng);
+    if (p) {
+      const bad = checkCausal(hist(p.events));
+      assert.equal(bad.valid === false && bad.rule, 'read-of-unwritten-value');
+    }
+  }
+});
+
+test('random: a read turned stale within its own session breaks read-your-writes or monotonic reads', () => {
+  const rng = new Rng(SEED ^ 7);
+  let caught = 0;
+  for (let i = 0; i < 30; i++) {
+    const events = generateLinearizableHistory(rng.fork(`r${i}`), { processes: 3, ops: 80, keys: 2 });
+    const h = hist(events);
+    // a process that put v1 then v2 (same key) and later reads: make that read return v1
+    for (const r of h.ops) {
+      if (r.f !== 'get' || r.completeLine === null) continue;
+      const mine = h.ops.filter((o) => o.process === r.process && o.key === r.key && o.f === 'put' && o.id < r.id);
+      if (mine.length < 2) continue;
+      const old = mine[mine.length - 2];
+      const out = events.slice();
+      out[r.completeLine - 1] = { ...(out[r.completeLine - 1] as HistoryEvent), value: old?.value ?? null };
+      const v = checkCausal(hist(out));
+      assert.equal(v.valid, false, `seed ${SEED}, history ${i}`);
+      if (v.valid === false) assert.ok(['read-your-writes', 'monotonic-reads', 'monotonic-writes'].includes(v.rule), v.rule);
+      caught++;
+      break;
+    }
+  }
+  assert.ok(caught > 5, `only ${caught} corruptions were possible`);
+});

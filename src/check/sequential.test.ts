@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Rng } from '../core/rng.js';
+import { bruteForce, loadHistory } from './fixtures.fixture.js';
+import { generateLinearizableHistory, generateSequentialHistory, makePhantomRead } from './generate.js';
+import { historyFromEvents, type History, type HistoryEvent } from './history.js';
+import { checkLinearizable } from './linearizable.js';
+import { arbitraryHistory } from './random-history.fixture.js';
+import { checkSequential, sequentialSearch } from './sequential.js';
+
+const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+test('seed', () => console.log(`seed: ${SEED} (replay with FC_SEED=${SEED})`));
+
+const hist = (events: HistoryEvent[]): History => {
+  const r = historyFromEvents(events);
+  if (!r.ok) throw new Error(`line ${r.line}: ${r.reason}`);
+  return r.history;
+};
+
+test('sequential but not linearizable: no real-time constraint', () => {
+  const h = loadHistory('sequential/valid-not-linearizable.jsonl');
+  assert.equal(checkSequential(h).valid, true);
+  assert.equal(checkLinearizable(h).valid, false);
+});
+
+test("process order: a process cannot read 2 and then 1 when one process wrote 1 then 2", () => {
+  // Lamport 1979: the order must respect each process's program order
+  const v = checkSequential(loadHistory('sequential/invalid-process-order.jsonl'));
+  assert.equal(v.valid, false);
+  if (v.valid !== false) return;
+  assert.equal(v.rule, 'sequential-order');
+  assert.equal(v.key, 'x');
+  assert.match(v.explanation, /key "x": no total order of the 4 operations/);
+  assert.match(v.explanation, /P1#1 get\(x\) → 1/);
+  assert.match(v.explanation, /x = 2/);
+});
+
+test('not compositional: each key alone is fine, both together are not', () => {
+  const h = loadHistory('sequential/invalid-across-keys.jsonl');
+  const v = checkSequential(h);
+  assert.equal(v.valid, false);
+  if (v.valid !== false) return;
+  assert.equal(v.rule, 'sequential-order');
+  assert.equal(v.key, undefined);
+  assert.match(v.explanation, /all keys together \(each key alone is fine\)/);
+  // the deepest dead end: one process is left, blocked on a read of null the other process's put overwrote
+  assert.ok(v.ops.length >= 1 && v.ops.every((o) => o.f === 'get' && o.value === null));
+  assert.match(v.explanation, /blocked on a read/);
+  for (const key of ['x', 'y']) assert.equal(sequentialSearch(h.ops.filter((o) => o.key === key), 1000).kind, 'ok');
+});
+
+test('a read of a value never written', () => {
+  const v = checkSequential(loadHistory('sequential/invalid-unwritten-value.jsonl'));
+  assert.equal(v.valid === false && v.rule, 'read-of-unwritten-value');
+});
+
+test('budget exhausted → unknown', () => {
+  // interleavings of long programs across keys with a corrupted read: the search must give up, not guess
+  const g = generateSequentialHistory(new Rng(7), { processes: 6, opsPerProcess: 30, keys: 3 });
+  const events = g.events.map((e, i) => (i === g.events.length - 1 && e.f === 'get' ? { ...e, value: 1 } : e));
+  const v = checkSequential(hist(events), { maxSteps: 5 });
+  assert.notEqual(v.valid, true);
+  if (v.valid === 'unknown') assert.match(v.reason, /budget of 5 steps exhausted/);
+});
+
+test('random sequential executions with shifted real time: sequential, and linearizable exactly when the serial order is legal', () => {
+  const rng = new Rng(SEED);
+  let shifted = 0;
+  for (let i = 0; i < 60; i++) {
+    const g = generateSequentialHistory(rng.fork(`s${i}`), { processes: rng.int(2, 4), opsPerProcess: rng.int(2, 8), keys: rng.int(1, 3) });
+    const h = hist(g.events);
+    const v = checkSequential(h);
+    assert.equal(v.valid, true, `history ${i} (seed ${SEED}): ${JSON.stringify(v).slice(0, 300)}`);
+    assert.equal(checkLinearizable(h).valid, g.linearizable);
+    if (!g.linearizable) shifted++;
+    const p = makePhantomRead(g.events, rng);
+    if (p) assert.equal(checkSequential(hist(p.events)).valid, false);
+  }
+  assert.ok(shifted > 10, `only ${shifted} histories were non-linearizable`);
+});
+
+test('random linearizable histories are sequential', () => {
+  const rng = new Rng(SEED ^ 1);
+  for (let i = 0; i < 20; i++) {
+    const h = hist(generateLinearizableHistory(rng.fork(`l${i}`), { ops: 150, keys: 3, infoRatio: 0.05 }));
+    assert.equal(checkSequential(h).valid, true);
+  }
+});
+
+test('agrees with a brute-force search on small arbitrary histories', () => {
+  fc.assert(
+    fc.property(arbitraryHistory, (events) => {
+      const h = hist(events);
+      const v = checkSequential(h);
+      assert.notEqual(v.valid, 'unknown');
+      assert.equal(v.valid, bruteForce(h.ops, 'sequential'));
+    }),
+    { seed: SEED, numRuns: 400 },
+  );
+});
