@@ -102,6 +102,30 @@ test('pause stops delivery, the sender stays bounded, resume delivers everything
   }
 });
 
+test('pause from inside a message handler stops the rest of a batch until resume', async () => {
+  // SPEC §2: a full causal buffer stops reading from the link that feeds it, dropping nothing
+  const a = makeNet('a');
+  const b = makeNet('b');
+  try {
+    await connectAll([a, b]);
+    const seen: number[] = [];
+    b.on('message', (_from, m) => {
+      seen.push(m as number);
+      if (seen.length === 10) b.pause('a');
+    });
+    for (let i = 0; i < 100; i++) a.send('b', i); // one tick: one batch frame
+    await until(() => seen.length === 10, 'first ten');
+    await tick(50);
+    assert.equal(seen.length, 10, 'nothing more while paused');
+    assert.equal(a.stats('b').sentFrames, 1);
+    b.resume('a');
+    await until(() => seen.length === 100, 'the rest after resume');
+    assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => i));
+  } finally {
+    await closeAll([a, b]);
+  }
+});
+
 test('partition holds the link down (both ways) and heal brings it back up', async () => {
   const a = makeNet('a');
   const b = makeNet('b');
