@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { Packr } from 'msgpackr';
-import { FrameDecoder, encodeFrame, type Frame, type AuthFailure, type PeerNetwork } from '../src/transport/peer/index.js';
-import { makeNet, connectAll, startAll, inbox, until, waitEvent, closeAll, HOST } from './peer-helpers.js';
+import { Packr, unpack } from 'msgpackr';
+import { FrameDecoder, computeMac, encodeFrame, type Frame, type AuthFailure, type PeerNetwork } from '../src/transport/peer/index.js';
+import { makeNet, connectAll, startAll, inbox, until, waitEvent, closeAll, HOST, SECRET } from './peer-helpers.js';
 
 const packr = new Packr({ useRecords: false });
 
@@ -154,5 +154,35 @@ test('a larger id dialing a smaller one is refused (exactly one connection per p
     c.destroy();
   } finally {
     await b.close();
+  }
+});
+
+test('a hand-made client that knows the secret is accepted and replaces a stale link (positive control)', async () => {
+  const a = makeNet('a');
+  const b = makeNet('b');
+  try {
+    const specs = await connectAll([a, b]);
+    const got = inbox(b);
+    const downs: string[] = [];
+    b.on('down', (_p, reason) => downs.push(reason));
+    const c = new RawClient(specs[1]!.port);
+    await c.ready();
+    const nonce = randomBytes(32);
+    c.write(encodeFrame('hello', packr.pack({ v: 1, from: 'a', to: 'b', nonce })));
+    await until(() => c.frames.length > 0, 'challenge');
+    const ch = unpack(c.frames[0]!.body) as { nonce: Buffer; mac: Buffer };
+    const t = { dialerId: 'a', acceptorId: 'b', dialerNonce: nonce, acceptorNonce: ch.nonce };
+    assert.deepEqual(Buffer.from(ch.mac), computeMac(Buffer.from(SECRET), 'acceptor', t));
+    c.write(encodeFrame('auth', packr.pack({ mac: computeMac(Buffer.from(SECRET), 'dialer', t) })));
+    await until(() => c.frames.some((f) => f.type === 'welcome'), 'welcome');
+    // A valid data frame on the authenticated connection is delivered.
+    c.write(encodeFrame('data', Buffer.concat([packr.pack({ n: 1 }), packr.pack({ n: 2 })])));
+    await until(() => got.get('a')?.length === 2, 'delivery');
+    assert.deepEqual(got.get('a'), [{ n: 1 }, { n: 2 }]);
+    // The newer authenticated connection replaced the old one (one connection per pair).
+    assert.deepEqual(downs, ['replaced']);
+    c.destroy();
+  } finally {
+    await closeAll([a, b]);
   }
 });
