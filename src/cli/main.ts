@@ -1,6 +1,9 @@
 import { Command } from 'commander';
 import { registerLab } from './lab.js';
 import { registerCoap } from './coap.js';
+import { registerNode } from './node.js';
+import { registerCluster } from './cluster.js';
+import { registerCheck } from './check.js';
 
 /** The `causeway` command line. Each command lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -12,6 +15,9 @@ export function buildProgram(): Command {
   // command registrations (one line per command file):
   registerLab(program);
   registerCoap(program);
+  registerNode(program);
+  registerCluster(program);
+  registerCheck(program);
   return program;
 }
 

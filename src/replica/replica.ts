@@ -1,0 +1,166 @@
+import { EventEmitter } from 'node:events';
+import type { NodeId, ProtocolCore, Ready } from '../core/protocol.js';
+import type { KvOp, KvReply } from '../protocols/kv-types.js';
+import type { Storage } from '../storage/storage.js';
+import type { KvRequest } from './kv-service.js';
+
+/** The slice of the peer network the runtime drives (src/transport/peer implements it). */
+export interface PeerTransport {
+  send(peer: NodeId, msg: unknown): boolean;
+  pause(peer: NodeId): void;
+  resume(peer: NodeId): void;
+  on(event: 'message', listener: (from: NodeId, msg: unknown) => void): unknown;
+  on(event: 'up' | 'down', listener: (peer: NodeId) => void): unknown;
+  off(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+/** A protocol core the runtime can drive; backpressure is optional. */
+export type KvCore<Msg, Event> = ProtocolCore<KvOp, Msg, KvReply, Event> & {
+  pausedPeers?(): ReadonlySet<NodeId>;
+};
+
+export interface ReplicaOptions {
+  /** Milliseconds of real time per protocol tick. */
+  readonly tickMs: number;
+}
+
+export const REPLICA_DEFAULTS: ReplicaOptions = Object.freeze({ tickMs: 10 });
+
+export interface ReplicaEvents<Event> {
+  event: [Event];
+  persisted: [{ ops: number; ms: number }];
+  error: [Error];
+}
+
+/**
+ * The runtime driver (ARCHITECTURE.md §1): feeds client operations, peer messages, link changes
+ * and ticks to a pure protocol core, and executes each Ready batch — persist first, durably,
+ * then send and reply. Inputs that arrive in the same event-loop turn share one batch, so one
+ * disk commit acknowledges many writes (group commit). Batches are committed and released in
+ * order; the storage pipelines their commits.
+ */
+export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
+  readonly #core: KvCore<Msg, Event>;
+  readonly #storage: Storage;
+  readonly #net: PeerTransport;
+  readonly #opts: ReplicaOptions;
+  readonly #pending = new Map<number, (r: KvReply) => void>();
+  #nextReq = 1;
+  #scheduled = false;
+  #release: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #paused = new Set<NodeId>();
+  #stopped = false;
+  readonly #onMessage = (from: NodeId, msg: unknown): void => {
+    this.#core.receive(from, msg as Msg);
+    this.#schedule();
+  };
+  readonly #onUp = (peer: NodeId): void => {
+    this.#core.linkChanged(peer, true);
+    this.#schedule();
+  };
+  readonly #onDown = (peer: NodeId): void => {
+    this.#core.linkChanged(peer, false);
+    this.#schedule();
+  };
+
+  constructor(core: KvCore<Msg, Event>, storage: Storage, net: PeerTransport, options: Partial<ReplicaOptions> = {}) {
+    super();
+    this.#core = core;
+    this.#storage = storage;
+    this.#net = net;
+    this.#opts = { ...REPLICA_DEFAULTS, ...options };
+  }
+
+  get core(): KvCore<Msg, Event> {
+    return this.#core;
+  }
+
+  start(): void {
+    this.#net.on('message', this.#onMessage);
+    this.#net.on('up', this.#onUp);
+    this.#net.on('down', this.#onDown);
+    this.#timer = setInterval(() => {
+      this.#core.tick();
+      this.#schedule();
+    }, this.#opts.tickMs);
+    this.#timer.unref();
+  }
+
+  /** Submits a client operation; resolves with the protocol's reply once it is durable. */
+  submit(op: KvRequest): Promise<KvReply> {
+    if (this.#stopped) return Promise.resolve({ reqId: 0, ok: false, reason: 'overloaded', detail: 'node is shutting down' });
+    const reqId = this.#nextReq++;
+    return new Promise<KvReply>((resolve) => {
+      this.#pending.set(reqId, resolve);
+      this.#core.submit({ ...op, reqId } as KvOp);
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#stopped) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    const ready = this.#core.ready();
+    this.#applyBackpressure();
+    if (ready.persist.length === 0 && ready.messages.length === 0 && ready.replies.length === 0 && ready.events.length === 0) return;
+    const started = performance.now();
+    const durable = ready.persist.length > 0 ? this.#storage.apply(ready.persist) : Promise.resolve();
+    // Release in order: this batch goes out after every earlier one and after its own commit.
+    const previous = this.#release;
+    this.#release = Promise.all([previous, durable]).then(
+      () => this.#execute(ready, started),
+      (err: unknown) => this.#fatal(err),
+    );
+  }
+
+  #execute(ready: Ready<Msg, KvReply, Event>, started: number): void {
+    if (ready.persist.length > 0) this.emit('persisted', { ops: ready.persist.length, ms: performance.now() - started });
+    for (const m of ready.messages) this.#net.send(m.to, m.msg);
+    for (const r of ready.replies) {
+      const resolve = this.#pending.get(r.reqId);
+      if (resolve) {
+        this.#pending.delete(r.reqId);
+        resolve(r);
+      }
+    }
+    for (const e of ready.events) this.emit('event', e);
+  }
+
+  #applyBackpressure(): void {
+    const want = this.#core.pausedPeers?.();
+    if (!want) return;
+    for (const p of want) if (!this.#paused.has(p)) this.#net.pause(p);
+    for (const p of this.#paused) if (!want.has(p)) this.#net.resume(p);
+    this.#paused = new Set(want);
+  }
+
+  #fatal(err: unknown): void {
+    // A failed commit means acknowledged state cannot be guaranteed: stop acknowledging.
+    this.#stopped = true;
+    this.emit('error', err instanceof Error ? err : new Error(String(err)));
+    for (const [, resolve] of this.#pending) resolve({ reqId: 0, ok: false, reason: 'overloaded', detail: 'storage failure' });
+    this.#pending.clear();
+  }
+
+  /** Stops ticking and accepting input, and waits for every batch in flight to be released. */
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#net.off('message', this.#onMessage);
+    this.#net.off('up', this.#onUp);
+    this.#net.off('down', this.#onDown);
+    if (this.#scheduled) {
+      this.#scheduled = false;
+      this.#flush();
+    }
+    this.#stopped = true;
+    await this.#release;
+  }
+}

@@ -1,0 +1,94 @@
+import { CausewayError, isCausewayError } from '../core/errors.js';
+import type { VectorClock } from '../clocks/vector.js';
+import type { KvReply } from '../protocols/kv-types.js';
+import type { KvService } from '../replica/kv-service.js';
+import type { CoapReply, CoapRequest, CoapServer } from './coap/server.js';
+import { decodeContext, encodeContext } from './context-token.js';
+import { COAP_CODE } from './kv-coap-errors.js';
+
+export interface KvCoapOptions {
+  readonly maxKeyBytes: number;
+}
+export const KV_COAP_DEFAULTS: KvCoapOptions = Object.freeze({ maxKeyBytes: 256 });
+
+const JSON_CF = 50;
+
+function json(code: string, body: unknown): CoapReply {
+  return { code, payload: JSON.stringify(body), contentFormat: JSON_CF };
+}
+
+function errorReply(err: unknown): CoapReply {
+  if (isCausewayError(err)) return json(COAP_CODE[err.code], { error: err.code, detail: err.detail });
+  return json('5.00', { error: 'internal', detail: 'internal error' });
+}
+
+function queryParam(req: CoapRequest, name: string): string | undefined {
+  for (const q of req.query) if (q.startsWith(`${name}=`)) return q.slice(name.length + 1);
+  return undefined;
+}
+
+function unwrap(r: KvReply): Extract<KvReply, { ok: true }> {
+  if (r.ok) return r;
+  throw new CausewayError(r.reason === 'context-timeout' ? 'unavailable' : r.reason === 'not-leader' ? 'not-leader' : 'unavailable', r.detail);
+}
+
+/**
+ * The CoAP face of a node (SPEC §2 "CoAP API"): coap://node/kv/{key} with GET (Observe is a
+ * watch on the key), PUT (JSON value), DELETE; the causal context token travels as query `ctx`
+ * and comes back in each response body as "ctx".
+ */
+export function mountKvCoap(server: CoapServer, service: KvService, options: Partial<KvCoapOptions> = {}): () => void {
+  const opts = { ...KV_COAP_DEFAULTS, ...options };
+  const watches = new Map<string, { unwatch: () => void; observers: number }>();
+
+  const handle = async (req: CoapRequest): Promise<CoapReply> => {
+    try {
+      const key = req.path.slice(1).join('/');
+      if (key.length === 0) throw new CausewayError('bad-request', 'missing key: use /kv/{key}');
+      if (Buffer.byteLength(key) > opts.maxKeyBytes) throw new CausewayError('key-too-long', `key is longer than ${opts.maxKeyBytes} bytes`);
+      const token = queryParam(req, 'ctx');
+      const ctx: VectorClock | undefined = token === undefined ? undefined : decodeContext(decodeURIComponent(token));
+      switch (req.method) {
+        case 'GET': {
+          if (req.observe === 0 && !watches.has(key)) {
+            const unwatch = service.watch(key, () => server.notifyObservers(`kv/${key}`));
+            watches.set(key, { unwatch, observers: 1 });
+          }
+          const r = unwrap(await service.submit({ kind: 'get', key, ctx }));
+          if (r.kind !== 'get') throw new Error('protocol answered a get with ' + r.kind);
+          if (!r.found) return json('4.04', { error: 'not-found', detail: `key "${key}" not found`, key, ctx: encodeContext(r.context) });
+          return json('2.05', { key, value: r.value, clock: r.clock, conflict: r.conflict, ...(r.conflict && r.siblings ? { siblings: r.siblings } : {}), ctx: encodeContext(r.context) });
+        }
+        case 'PUT': {
+          if (req.contentFormat !== undefined && req.contentFormat !== JSON_CF && req.contentFormat !== 0) {
+            throw new CausewayError('unsupported-content-format', `Content-Format ${req.contentFormat} is not JSON (50)`);
+          }
+          let value: unknown;
+          try {
+            value = JSON.parse(req.payload.toString('utf8'));
+          } catch {
+            throw new CausewayError('invalid-json', 'payload is not valid JSON');
+          }
+          const r = unwrap(await service.submit({ kind: 'put', key, value, ctx }));
+          if (r.kind !== 'put') throw new Error('protocol answered a put with ' + r.kind);
+          return json('2.04', { key, clock: r.clock, ctx: encodeContext(r.context) });
+        }
+        case 'DELETE': {
+          const r = unwrap(await service.submit({ kind: 'delete', key, ctx }));
+          if (r.kind !== 'delete') throw new Error('protocol answered a delete with ' + r.kind);
+          return json('2.02', { key, deleted: true, clock: r.clock, ctx: encodeContext(r.context) });
+        }
+        default:
+          throw new CausewayError('method-not-allowed', `${req.method} is not allowed on /kv/{key}: use GET, PUT or DELETE`);
+      }
+    } catch (err) {
+      return errorReply(err);
+    }
+  };
+
+  server.addResource({ path: 'kv/*', title: 'Causeway key-value store', rt: 'causeway.kv', ct: [JSON_CF], observable: true, handle });
+  return () => {
+    for (const w of watches.values()) w.unwatch();
+    watches.clear();
+  };
+}
