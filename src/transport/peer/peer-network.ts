@@ -631,7 +631,10 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
     this.#pendingHandshakes++;
     link.handshakeTimer = setTimeout(() => {
       link.handshakeTimer = null;
-      this.#failHandshake(link, 'timeout', `no authentication within ${this.#opts.handshakeTimeoutMs} ms`);
+      const ms = this.#opts.handshakeTimeoutMs;
+      // An unreachable peer is a connection failure, not an authentication one.
+      if (socket.connecting) this.#closeLink(link, 'closed', `connect timed out after ${ms} ms`);
+      else this.#failHandshake(link, 'timeout', `no authentication within ${ms} ms`);
     }, this.#opts.handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.#onData(link, chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => this.#onSocketGone(link, err.code ?? err.message));
