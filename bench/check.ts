@@ -1,0 +1,101 @@
+/**
+ * Benchmark: time to check a 10,000-operation history over 100 keys for linearizability
+ * (target ≤ 1 s). The history comes from a linearizable store under 8 concurrent clients with
+ * overlapping operations; the figure is the median of 5 runs. Writes bench/results/check.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Rng } from '../src/core/rng.js';
+import { generateLinearizableHistory } from '../src/check/generate.js';
+import { historyFromEvents } from '../src/check/history.js';
+import { checkLinearizable } from '../src/check/linearizable.js';
+
+export interface CheckBenchResult {
+  readonly name: 'check-linearizable';
+  readonly operations: number;
+  readonly keys: number;
+  readonly processes: number;
+  readonly seed: number;
+  readonly runs: number;
+  readonly runsMs: readonly number[];
+  readonly medianMs: number;
+  readonly parseMs: number;
+  readonly targetMs: 1000;
+  readonly verdict: string;
+}
+
+export interface CheckBenchOptions {
+  readonly operations: number;
+  readonly keys: number;
+  readonly processes: number;
+  readonly seed: number;
+  readonly runs: number;
+  /** Directory for check.json; null to write nothing. */
+  readonly outDir: string | null;
+}
+
+export const CHECK_BENCH_DEFAULTS: Readonly<CheckBenchOptions> = Object.freeze({
+  operations: 10_000,
+  keys: 100,
+  processes: 8,
+  seed: 42,
+  runs: 5,
+  outDir: fileURLToPath(new URL('../../bench/results/', import.meta.url)),
+});
+
+export function runCheckBench(options: Partial<CheckBenchOptions> = {}): CheckBenchResult {
+  const o: CheckBenchOptions = { ...CHECK_BENCH_DEFAULTS, ...options };
+  const events = generateLinearizableHistory(new Rng(o.seed), {
+    processes: o.processes,
+    ops: o.operations,
+    keys: o.keys,
+    putRatio: 0.5,
+    deleteRatio: 0.05,
+    infoRatio: 0.01,
+    failRatio: 0.01,
+    maxDuration: 1_000_000, // up to 1 ms per operation
+    maxGap: 200_000,
+  });
+  const t0 = performance.now();
+  const parsed = historyFromEvents(events);
+  const parseMs = performance.now() - t0;
+  if (!parsed.ok) throw new Error(`generated history is malformed at ${parsed.line}: ${parsed.reason}`);
+  const runsMs: number[] = [];
+  let verdict = '';
+  for (let i = 0; i < o.runs; i++) {
+    const s = performance.now();
+    const v = checkLinearizable(parsed.history);
+    runsMs.push(performance.now() - s);
+    verdict = String(v.valid);
+    if (v.valid !== true) throw new Error(`a linearizable history was judged ${verdict}`);
+  }
+  const sorted = [...runsMs].sort((a, b) => a - b);
+  const medianMs = sorted[Math.floor(sorted.length / 2)] as number;
+  const result: CheckBenchResult = {
+    name: 'check-linearizable',
+    operations: parsed.history.ops.length + parsed.history.failed.length + parsed.history.unknownReads,
+    keys: o.keys,
+    processes: o.processes,
+    seed: o.seed,
+    runs: o.runs,
+    runsMs: runsMs.map((x) => Math.round(x * 100) / 100),
+    medianMs: Math.round(medianMs * 100) / 100,
+    parseMs: Math.round(parseMs * 100) / 100,
+    targetMs: 1000,
+    verdict,
+  };
+  if (o.outDir !== null) {
+    mkdirSync(o.outDir, { recursive: true });
+    writeFileSync(`${o.outDir}/check.json`, `${JSON.stringify(result, null, 2)}\n`);
+  }
+  return result;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const r = runCheckBench();
+  console.log(
+    `linearizability check: ${r.operations} operations, ${r.keys} keys, ${r.processes} processes — median ${r.medianMs} ms of ${r.runs} runs ` +
+      `(runs ${r.runsMs.join(', ')} ms; target ≤ ${r.targetMs} ms)`,
+  );
+}
