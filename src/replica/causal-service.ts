@@ -9,8 +9,11 @@ import type { Replica } from './replica.js';
 /** Peer-link facts a status page shows, from whatever carries the links. */
 export type LinkStats = (peer: NodeId) => Record<string, unknown>;
 
-/** The KvService of a node running the causal model: a Replica driving a CausalCore. */
-export class CausalService implements KvService {
+/**
+ * The KvService of a node running the causal model: a Replica driving a CausalCore. Watches live
+ * one level up (they outlive a chaos restart of the engine).
+ */
+export class CausalService implements Omit<KvService, 'watch'> {
   readonly model = 'causal';
   readonly nodeId: string;
   readonly nodes: readonly string[];
@@ -18,7 +21,6 @@ export class CausalService implements KvService {
   readonly #core: CausalCore;
   readonly #storage: Storage;
   readonly #links: LinkStats;
-  readonly #watchers = new Map<string, Set<() => void>>();
   readonly #started = Date.now();
 
   constructor(replica: Replica<CausalMsg, CausalEvent>, core: CausalCore, storage: Storage, nodes: readonly string[], links: LinkStats) {
@@ -28,11 +30,6 @@ export class CausalService implements KvService {
     this.#links = links;
     this.nodeId = core.id;
     this.nodes = nodes;
-    replica.on('event', (e) => {
-      if (e.type !== 'apply') return;
-      const ws = this.#watchers.get(e.key);
-      if (ws) for (const w of ws) w();
-    });
   }
 
   submit(op: KvRequest): Promise<KvReply> {
@@ -75,18 +72,5 @@ export class CausalService implements KvService {
       n++;
     }
     return { entries, truncated };
-  }
-
-  watch(key: string, onChange: () => void): () => void {
-    let ws = this.#watchers.get(key);
-    if (!ws) {
-      ws = new Set();
-      this.#watchers.set(key, ws);
-    }
-    ws.add(onChange);
-    return () => {
-      ws.delete(onChange);
-      if (ws.size === 0) this.#watchers.delete(key);
-    };
   }
 }

@@ -1,0 +1,199 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { CausewayError } from '../core/errors.js';
+import type { NodeId } from '../core/protocol.js';
+import { CausalCore } from '../protocols/causal/core.js';
+import { formatEvent } from '../protocols/causal/format.js';
+import type { CausalEvent, CausalMsg } from '../protocols/causal/types.js';
+import type { KvReply } from '../protocols/kv-types.js';
+import { CausalService } from '../replica/causal-service.js';
+import type { KvRequest, KvService } from '../replica/kv-service.js';
+import { Replica } from '../replica/replica.js';
+import { LmdbStorage } from '../storage/lmdb-storage.js';
+import { CoapServer } from '../transport/coap/server.js';
+import { createHttpApi } from '../transport/http/http-api.js';
+import { mountKvCoap } from '../transport/kv-coap.js';
+import { PeerNetwork, type PeerFault } from '../transport/peer/peer-network.js';
+import type { NodeConfig } from './node-config.js';
+
+/** Events worth a log line at info level; the rest go to debug. */
+const INFO_EVENTS = new Set<CausalEvent['type']>(['buffer', 'conflict', 'sync', 'compact', 'backpressure', 'context-timeout']);
+
+interface Engine {
+  readonly storage: LmdbStorage;
+  readonly core: CausalCore;
+  readonly net: PeerNetwork;
+  readonly replica: Replica<CausalMsg, CausalEvent>;
+  readonly service: CausalService;
+}
+
+/**
+ * One running node: HTTP and CoAP front ends that stay up, over an engine (storage, protocol
+ * core, peer links, runtime) that chaos can crash — throwing away everything in memory — and
+ * restart from what is on disk.
+ */
+export class NodeHost implements KvService {
+  readonly config: NodeConfig;
+  readonly model = 'causal';
+  readonly nodes: readonly string[];
+  readonly #log: Logger;
+  #engine: Engine | null = null;
+  #faults = new Map<NodeId, PeerFault>();
+  #watchers = new Map<string, Set<() => void>>();
+  #ports = { http: 0, coap: 0, peer: 0 };
+  #stopFront: (() => Promise<void>) | null = null;
+
+  constructor(config: NodeConfig, log: Logger) {
+    if (config.model !== 'causal') {
+      throw new CausewayError('bad-request', `model "${config.model}" is not available yet in a cluster: use --model causal`);
+    }
+    this.config = config;
+    this.nodes = config.nodes.map((n) => n.id);
+    this.#log = log;
+  }
+
+  get nodeId(): string {
+    return this.config.id;
+  }
+  get ports(): { http: number; coap: number; peer: number } {
+    return { ...this.#ports };
+  }
+  get running(): boolean {
+    return this.#engine !== null;
+  }
+  get network(): PeerNetwork | null {
+    return this.#engine?.net ?? null;
+  }
+
+  async start(): Promise<void> {
+    await this.#boot();
+    const http = createHttpApi(this);
+    await http.listen({ host: this.config.bind, port: this.config.self.httpPort });
+    const addr = http.server.address();
+    this.#ports.http = typeof addr === 'object' && addr ? addr.port : this.config.self.httpPort;
+    const coap = new CoapServer({ host: this.config.bind, port: this.config.self.coapPort, maxBodyBytes: 64 * 1024 });
+    coap.on('error', (err: unknown) => this.#log.error({ err }, 'coap server error'));
+    const unmount = mountKvCoap(coap, this);
+    this.#ports.coap = (await coap.listen()).port;
+    this.#stopFront = async () => {
+      unmount();
+      await coap.close();
+      await http.close();
+    };
+    const self = this.config.self;
+    this.#log.info(
+      { http: `http://${self.host}:${this.#ports.http}`, coap: `coap://${self.host}:${this.#ports.coap}`, peer: this.#ports.peer, nodes: this.nodes },
+      `${this.config.id} ready`,
+    );
+  }
+
+  async #boot(): Promise<void> {
+    const config = this.config;
+    const log = this.#log;
+    const storage = new LmdbStorage({ path: join(config.dataDir, config.id) });
+    const core = CausalCore.restore(storage, { id: config.id, nodes: this.nodes });
+    const restored = core.status();
+    log.info({ clock: restored.clock, keys: restored.keys, log: restored.logLength }, 'state restored from disk');
+    const net = new PeerNetwork({
+      selfId: config.id,
+      listenHost: config.bind,
+      listenPort: this.#ports.peer || config.self.peerPort,
+      peers: config.nodes.filter((n) => n.id !== config.id).map((n) => ({ id: n.id, host: n.host, port: n.peerPort })),
+      secret: config.secret,
+    });
+    net.on('up', (peer) => log.info({ peer }, 'peer link up'));
+    net.on('down', (peer, reason, detail) => log.info({ peer, reason, detail }, 'peer link down'));
+    net.on('auth-failed', (f) => log.warn(f, 'peer authentication failed: connection refused'));
+    net.on('error', (err) => log.error({ err }, 'peer network error'));
+    const replica = new Replica(core, storage, net);
+    replica.on('event', (e) => {
+      if (INFO_EVENTS.has(e.type)) log.info({ event: e.type }, formatEvent(e));
+      else if (log.isLevelEnabled('debug')) log.debug({ event: e.type }, formatEvent(e));
+      if (e.type === 'apply') {
+        const ws = this.#watchers.get(e.key);
+        if (ws) for (const w of ws) w();
+      }
+    });
+    replica.on('error', (err) => log.fatal({ err }, 'storage failure: the node stops acknowledging writes'));
+    const service = new CausalService(replica, core, storage, this.nodes, (peer) => ({ ...net.stats(peer) }));
+    for (const [peer, fault] of this.#faults) net.setFault(peer, fault);
+    this.#ports.peer = (await net.start()).port;
+    replica.start();
+    this.#engine = { storage, core, net, replica, service };
+  }
+
+  #live(): Engine {
+    if (!this.#engine) throw new CausewayError('unavailable', `${this.config.id} is crashed (chaos); restart it with: causeway chaos restart ${this.config.id}`);
+    return this.#engine;
+  }
+
+  submit(op: KvRequest): Promise<KvReply> {
+    return this.#live().service.submit(op);
+  }
+
+  status(): Record<string, unknown> {
+    if (!this.#engine) return { node: this.config.id, model: this.model, crashed: true };
+    return { ...this.#engine.service.status(), faults: Object.fromEntries(this.#faults) };
+  }
+
+  store(limit: number): { entries: Record<string, unknown>; truncated: boolean } {
+    return this.#live().service.store(limit);
+  }
+
+  watch(key: string, onChange: () => void): () => void {
+    let ws = this.#watchers.get(key);
+    if (!ws) {
+      ws = new Set();
+      this.#watchers.set(key, ws);
+    }
+    ws.add(onChange);
+    return () => {
+      ws.delete(onChange);
+      if (ws.size === 0) this.#watchers.delete(key);
+    };
+  }
+
+  /** Chaos: a fault on the link to `peer` (null heals it); kept across crash and restart. */
+  setFault(peer: NodeId, fault: PeerFault | null): void {
+    if (!this.nodes.includes(peer) || peer === this.config.id) throw new CausewayError('bad-request', `unknown peer "${peer}"`);
+    if (fault) this.#faults.set(peer, fault);
+    else this.#faults.delete(peer);
+    this.#engine?.net.setFault(peer, fault);
+  }
+
+  healAll(): void {
+    for (const peer of [...this.#faults.keys()]) this.setFault(peer, null);
+  }
+
+  /**
+   * Chaos: crash the engine. Everything in memory (buffer, waiting operations, queued messages) is
+   * lost; what was acknowledged is on disk. Front ends answer 503 until restart.
+   */
+  async crash(): Promise<void> {
+    const e = this.#engine;
+    if (!e) return;
+    this.#engine = null;
+    this.#log.warn('crashed (chaos): in-memory state discarded');
+    await e.net.close();
+    await e.replica.stop();
+    await e.storage.close();
+  }
+
+  async restart(): Promise<void> {
+    if (this.#engine) return;
+    await this.#boot();
+    this.#log.warn('restarted (chaos) from disk');
+  }
+
+  async stop(): Promise<void> {
+    await this.#stopFront?.();
+    const e = this.#engine;
+    this.#engine = null;
+    if (e) {
+      await e.replica.stop();
+      await e.net.close();
+      await e.storage.close();
+    }
+    this.#log.info('stopped; data is on disk');
+  }
+}
