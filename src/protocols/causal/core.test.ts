@@ -152,3 +152,37 @@ test('too many operations waiting for their context: overloaded', () => {
   const served = c.ready().replies[0];
   assert.ok(served?.ok && served.kind === 'get' && served.value === 9);
 });
+
+// Sender-side repair: a write lost in transit with nothing depending on it is noticed by its
+// sender (the peer's acknowledged clock stays behind for repairAfterTicks) and sent again.
+test('a lost write with no dependants is re-sent once the peer stays behind', () => {
+  const a = new CausalCore({ id: 'a', nodes: ['a', 'b'], options: { repairAfterTicks: 5, ackEveryTicks: 2 } });
+  const b = new CausalCore({ id: 'b', nodes: ['a', 'b'], options: { repairAfterTicks: 5, ackEveryTicks: 2 } });
+  a.submit({ kind: 'put', reqId: 1, key: 'x', value: 1 });
+  const lost = a.ready().messages;
+  assert.equal(lost.length, 1); // the write to b: dropped on the floor
+  const resent: CausalMsg[] = [];
+  for (let i = 0; i < 10; i++) {
+    a.tick();
+    b.tick();
+    for (const m of b.ready().messages) a.receive('b', m.msg);
+    for (const m of a.ready().messages) resent.push(m.msg);
+  }
+  const writes = resent.filter((m) => m.type === 'writes' || m.type === 'write');
+  assert.ok(writes.length >= 1, 'the write was sent again');
+  for (const m of writes) b.receive('a', m);
+  b.ready();
+  assert.deepEqual(b.clock, { a: 1, b: 0 });
+  // Once b acknowledges, a stops re-sending.
+  for (let i = 0; i < 3; i++) {
+    b.tick();
+    for (const m of b.ready().messages) a.receive('b', m.msg);
+  }
+  a.ready();
+  let again = 0;
+  for (let i = 0; i < 20; i++) {
+    a.tick();
+    again += a.ready().messages.filter((m) => m.msg.type === 'writes').length;
+  }
+  assert.equal(again, 0);
+});

@@ -38,6 +38,12 @@ export interface CausalOptions {
   readonly syncBatchSize: number;
   /** Most client operations waiting for their context at once; beyond, `overloaded`. */
   readonly maxWaitingOps: number;
+  /**
+   * A peer known to lack writes from our log whose acknowledged clock has not moved for this many
+   * ticks is sent them again (a write lost in transit with nothing depending on it is otherwise
+   * never noticed by the peer); 0: never.
+   */
+  readonly repairAfterTicks: number;
 }
 
 export const DEFAULT_CAUSAL_OPTIONS: Readonly<CausalOptions> = Object.freeze({
@@ -47,6 +53,7 @@ export const DEFAULT_CAUSAL_OPTIONS: Readonly<CausalOptions> = Object.freeze({
   resyncAfterTicks: 20,
   syncBatchSize: 1000,
   maxWaitingOps: 10_000,
+  repairAfterTicks: 30,
 });
 
 export interface CausalInit {
@@ -145,7 +152,7 @@ function checkOptions(o: CausalOptions): void {
   for (const k of positive) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new CausewayError('bad-request', `option ${k} must be a positive integer`);
   }
-  for (const k of ['ackEveryTicks', 'resyncAfterTicks'] as const) {
+  for (const k of ['ackEveryTicks', 'resyncAfterTicks', 'repairAfterTicks'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 0) throw new CausewayError('bad-request', `option ${k} must be a non-negative integer`);
   }
 }
@@ -174,6 +181,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   readonly #down = new Set<NodeId>();
   readonly #acked = new Map<NodeId, Record<NodeId, number>>();
   readonly #lastAckSent = new Map<NodeId, number>();
+  /** Tick at which each peer's acknowledged clock last advanced (or we last repaired it). */
+  readonly #ackProgress = new Map<NodeId, number>();
 
   #now = 0;
   #lastProgress = 0;
@@ -306,6 +315,24 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       this.#lastProgress = this.#now;
       if (this.#paused.size > 0) this.#shed('no progress while links are paused');
       else for (const p of this.#livePeers()) this.#sendSync(p, 'stale-buffer');
+    }
+    if (o.repairAfterTicks > 0) this.#repairStalledPeers();
+  }
+
+  /**
+   * Sender-side anti-entropy: a live peer that lacks writes we hold (by its acknowledged clock)
+   * and whose acknowledgements have not advanced for `repairAfterTicks` gets them again, as if it
+   * had asked with a sync request. Duplicates are ignored on arrival, so a slow but healthy peer
+   * costs only bandwidth; a lost write is repaired.
+   */
+  #repairStalledPeers(): void {
+    for (const p of this.#livePeers()) {
+      const since = this.#ackProgress.get(p) ?? 0;
+      if (this.#now - since < this.options.repairAfterTicks) continue;
+      const acked = this.#acked.get(p);
+      if (acked === undefined || this.#lagOf(acked) === 0) continue;
+      this.#ackProgress.set(p, this.#now);
+      this.#answerSync(p, { ...acked });
     }
   }
 
@@ -781,10 +808,15 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #onAcked(peer: NodeId, clock: VectorClock): void {
     const acked = this.#acked.get(peer);
     if (acked === undefined) return; // not a member
+    let advanced = false;
     for (const k in clock) {
       const v = clock[k] ?? 0;
-      if (v > (acked[k] ?? 0)) acked[k] = v;
+      if (v > (acked[k] ?? 0)) {
+        acked[k] = v;
+        advanced = true;
+      }
     }
+    if (advanced) this.#ackProgress.set(peer, this.#now);
     this.#compact();
   }
 

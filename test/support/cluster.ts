@@ -1,0 +1,143 @@
+// Test support: a real cluster of `causeway node` processes on loopback, with free ports and a
+// temporary data directory. Every test that uses it must call `stopAll()` in a finally/after hook.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** A port free for both TCP and UDP right now. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const a = s.address();
+        s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const u = createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+}
+
+export interface TestNode {
+  readonly id: string;
+  readonly http: string;
+  readonly coapPort: number;
+  readonly peerPort: number;
+  proc: ChildProcess | null;
+  log: string;
+}
+
+export class TestCluster {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly secret = 'test-cluster-secret-0123456789';
+  readonly nodes: TestNode[] = [];
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.configPath = join(dir, 'cluster.json');
+  }
+
+  static async create(n: number): Promise<TestCluster> {
+    const c = new TestCluster(mkdtempSync(join(tmpdir(), 'causeway-cluster-')));
+    const specs = [];
+    for (let i = 1; i <= n; i++) {
+      const [httpPort, coapPort, peerPort] = [await freePort(), await freePort(), await freePort()];
+      specs.push({ id: `node${i}`, host: '127.0.0.1', httpPort, coapPort, peerPort });
+      c.nodes.push({ id: `node${i}`, http: `http://127.0.0.1:${httpPort}`, coapPort, peerPort, proc: null, log: '' });
+    }
+    writeFileSync(c.configPath, JSON.stringify({ model: 'causal', secret: c.secret, dataDir: join(c.dir, 'data'), nodes: specs }));
+    return c;
+  }
+
+  node(id: string): TestNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  /** Starts a node process and waits until its HTTP API answers. */
+  async start(id: string): Promise<void> {
+    const n = this.node(id);
+    const proc = spawn(process.execPath, [MAIN, 'node', '--id', id, '--config', this.configPath, '--log-format', 'json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    n.proc = proc;
+    proc.stdout?.on('data', (d: Buffer) => (n.log += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (n.log += d.toString()));
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null) throw new Error(`${id} exited with ${proc.exitCode}:\n${n.log}`);
+      try {
+        const r = await fetch(`${n.http}/v1/status`);
+        if (r.ok) return;
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${id} did not come up in 15 s:\n${n.log}`);
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.start(n.id)));
+  }
+
+  /** SIGKILL (crash) or SIGTERM (clean stop); waits for the exit. */
+  async stop(id: string, signal: 'SIGKILL' | 'SIGTERM' = 'SIGTERM'): Promise<void> {
+    const n = this.node(id);
+    const p = n.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill(signal);
+    await exited;
+    n.proc = null;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.stop(n.id, 'SIGKILL')));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface HttpResult {
+  status: number;
+  body: Record<string, unknown>;
+  context: string | null;
+}
+
+export async function http(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
+  const init: RequestInit = { method, headers: { 'content-type': 'application/json', ...headers } };
+  if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
+  const r = await fetch(url, init);
+  const text = await r.text();
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    parsed = { raw: text };
+  }
+  return { status: r.status, body: parsed, context: r.headers.get('causeway-context') };
+}
+
+/** Polls `probe` until it returns true or the time runs out. */
+export async function eventually(probe: () => Promise<boolean>, ms = 15_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await probe()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
