@@ -11,10 +11,15 @@ import type { KvRequest, KvService } from '../replica/kv-service.js';
 import { Replica } from '../replica/replica.js';
 import { LmdbStorage } from '../storage/lmdb-storage.js';
 import { CoapServer } from '../transport/coap/server.js';
+import { mountAdminApi } from '../transport/http/admin-api.js';
 import { createHttpApi } from '../transport/http/http-api.js';
 import { mountKvCoap } from '../transport/kv-coap.js';
 import { PeerNetwork, type PeerFault } from '../transport/peer/peer-network.js';
 import type { NodeConfig } from './node-config.js';
+
+/** Real time per protocol tick, and how long a request may wait for its causal context. */
+const TICK_MS = 10;
+const CONTEXT_WAIT_MS = 5000;
 
 /** Events worth a log line at info level; the rest go to debug. */
 const INFO_EVENTS = new Set<CausalEvent['type']>(['buffer', 'conflict', 'sync', 'compact', 'backpressure', 'context-timeout']);
@@ -68,6 +73,7 @@ export class NodeHost implements KvService {
   async start(): Promise<void> {
     await this.#boot();
     const http = createHttpApi(this);
+    mountAdminApi(http, this, { secret: this.config.secret });
     await http.listen({ host: this.config.bind, port: this.config.self.httpPort });
     const addr = http.server.address();
     this.#ports.http = typeof addr === 'object' && addr ? addr.port : this.config.self.httpPort;
@@ -91,7 +97,7 @@ export class NodeHost implements KvService {
     const config = this.config;
     const log = this.#log;
     const storage = new LmdbStorage({ path: join(config.dataDir, config.id) });
-    const core = CausalCore.restore(storage, { id: config.id, nodes: this.nodes });
+    const core = CausalCore.restore(storage, { id: config.id, nodes: this.nodes, options: { contextWaitTicks: CONTEXT_WAIT_MS / TICK_MS } });
     const restored = core.status();
     log.info({ clock: restored.clock, keys: restored.keys, log: restored.logLength }, 'state restored from disk');
     const net = new PeerNetwork({
@@ -100,12 +106,13 @@ export class NodeHost implements KvService {
       listenPort: this.#ports.peer || config.self.peerPort,
       peers: config.nodes.filter((n) => n.id !== config.id).map((n) => ({ id: n.id, host: n.host, port: n.peerPort })),
       secret: config.secret,
+      backoff: { initialMs: 100, maxMs: 1000 },
     });
     net.on('up', (peer) => log.info({ peer }, 'peer link up'));
     net.on('down', (peer, reason, detail) => log.info({ peer, reason, detail }, 'peer link down'));
     net.on('auth-failed', (f) => log.warn(f, 'peer authentication failed: connection refused'));
     net.on('error', (err) => log.error({ err }, 'peer network error'));
-    const replica = new Replica(core, storage, net);
+    const replica = new Replica(core, storage, net, { tickMs: TICK_MS });
     replica.on('event', (e) => {
       if (INFO_EVENTS.has(e.type)) log.info({ event: e.type }, formatEvent(e));
       else if (log.isLevelEnabled('debug')) log.debug({ event: e.type }, formatEvent(e));

@@ -1,0 +1,73 @@
+// Durability and catch-up (SPEC §2): a write is acknowledged only once it is on disk; after kill -9
+// and restart nothing acknowledged is lost, and a node that was down catches up.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { eventually, http, TestCluster } from './support/cluster.js';
+
+describe('durability', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.create(3);
+    await c.startAll();
+  });
+  after(async () => {
+    await c?.stopAll();
+  });
+
+  test('kill -9 in the middle of a stream of acknowledged writes loses none of them', async () => {
+    const n1 = c.node('node1');
+    const acked: string[] = [];
+    let stop = false;
+    // 8 concurrent writers against node1 until it dies.
+    const writers = Array.from({ length: 8 }, async (_, w) => {
+      for (let i = 0; !stop && i < 5000; i++) {
+        const key = `dur-${w}-${i}`;
+        try {
+          const r = await http('PUT', `${n1.http}/v1/kv/${key}`, { w, i });
+          if (r.status === 200) acked.push(key);
+        } catch {
+          return; // connection refused or reset: the node is gone
+        }
+      }
+    });
+    await eventually(async () => acked.length >= 300, 20_000, '300 acknowledged writes');
+    await c.stop('node1', 'SIGKILL');
+    stop = true;
+    await Promise.all(writers);
+    assert.ok(acked.length >= 300);
+    await c.start('node1');
+    // Every acknowledged write is on the restarted node, and on every other node.
+    for (const n of c.nodes) {
+      await eventually(async () => {
+        const st = (await http('GET', `${n.http}/v1/status`)).body;
+        return ((st['clock'] as Record<string, number>)['node1'] ?? 0) >= acked.length;
+      }, 20_000, `${n.id} has node1's writes`);
+      for (const key of acked) {
+        const r = await http('GET', `${n.http}/v1/kv/${key}`);
+        assert.equal(r.status, 200, `${n.id} lost acknowledged ${key}`);
+      }
+    }
+  });
+
+  test('a node stopped while the others take writes catches up after restart', async () => {
+    await c.stop('node3', 'SIGTERM');
+    const n1 = c.node('node1');
+    const n2 = c.node('node2');
+    let last = '';
+    for (let i = 0; i < 100; i++) {
+      const r = await http('PUT', `${(i % 2 ? n1 : n2).http}/v1/kv/catch-${i % 10}`, i);
+      assert.equal(r.status, 200);
+      last = r.context ?? last;
+    }
+    await c.start('node3');
+    const n3 = c.node('node3');
+    // With the last context token, node3 serves the read only once it has caught up.
+    const r = await http('GET', `${n3.http}/v1/kv/catch-9`, undefined, { 'causeway-context': last });
+    assert.equal(r.status, 200);
+    assert.equal(r.body['value'], 99);
+    await eventually(async () => {
+      const clocks = await Promise.all(c.nodes.map(async (n) => JSON.stringify((await http('GET', `${n.http}/v1/status`)).body['clock'])));
+      return clocks.every((x) => x === clocks[0]);
+    }, 20_000, 'equal clocks');
+  });
+});
