@@ -4,6 +4,7 @@ import { registerCoap } from './coap.js';
 import { registerNode } from './node.js';
 import { registerCluster } from './cluster.js';
 import { registerCheck } from './check.js';
+import { registerSim } from './sim.js';
 
 /** The `causeway` command line. Each command lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerNode(program);
   registerCluster(program);
   registerCheck(program);
+  registerSim(program);
   return program;
 }
 
