@@ -3,6 +3,7 @@ import { registerLab } from './lab.js';
 import { registerCoap } from './coap.js';
 import { registerNode } from './node.js';
 import { registerCluster } from './cluster.js';
+import { registerDemo } from './demo-kv.js';
 import { registerCheck } from './check.js';
 import { registerSim } from './sim.js';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerCoap(program);
   registerNode(program);
   registerCluster(program);
+  registerDemo(program);
   registerCheck(program);
   registerSim(program);
   return program;
