@@ -6,6 +6,7 @@ import { registerCluster } from './cluster.js';
 import { registerDemo } from './demo-kv.js';
 import { registerCheck } from './check.js';
 import { registerSim } from './sim.js';
+import { registerChaos } from './chaos.js';
 
 /** The `causeway` command line. Each command lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerCheck(program);
   registerSim(program);
+  registerChaos(program);
   return program;
 }
 
