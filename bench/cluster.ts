@@ -1,0 +1,214 @@
+/**
+ * Benchmark: acknowledged durable writes per second on a three-node local cluster at 1, 16 and 64
+ * concurrent HTTP clients (PUT /v1/kv/{key}, 10,000 keys, 256-byte values), replication lag
+ * (acknowledged at the origin → applied at the last peer, seen through CoAP Observe on the
+ * peers) at half the 16-client load, and CoAP PUT /kv on one node — compared in the same run with
+ * a three-member etcd (Debian etcd-server, JSON gateway POST /v3/kv/put) when etcd is installed.
+ * Writes bench/results/cluster.json and prints a Markdown table.
+ *
+ * Options (environment): BENCH_SECONDS (per measurement, default 10), BENCH_SKIP_ETCD=1.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CoapClient } from '../src/transport/coap/client.js';
+import { freePort } from '../test/support/cluster.js';
+import { httpLoad, percentile, type LoadResult } from './http-load.js';
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
+const KEYS = 10_000;
+const VALUE = JSON.stringify('v'.repeat(254)); // 256 bytes of JSON
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Target {
+  readonly name: string;
+  readonly urls: string[];
+  readonly put: (n: number) => { method: string; path: string; body: string };
+  stop(): Promise<void>;
+}
+
+async function waitHttp(url: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not answer in ${ms} ms`);
+}
+
+function killAll(procs: ChildProcess[]): Promise<void> {
+  return Promise.all(
+    procs.map((p) => (p.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => {
+      p.once('exit', () => r());
+      p.kill('SIGTERM');
+      setTimeout(() => p.kill('SIGKILL'), 5000).unref();
+    }))),
+  ).then(() => undefined);
+}
+
+async function startCauseway(dir: string): Promise<Target & { coap: number[] }> {
+  const nodes = [];
+  for (let i = 1; i <= 3; i++) nodes.push({ id: `node${i}`, host: '127.0.0.1', httpPort: await freePort(), coapPort: await freePort(), peerPort: await freePort() });
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'cluster.json');
+  writeFileSync(config, JSON.stringify({ model: 'causal', secret: 'bench-secret-0123456789abcdef', dataDir: join(dir, 'data'), nodes }));
+  const procs = nodes.map((n) => spawn(process.execPath, [MAIN, 'node', '--id', n.id, '--config', config, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] }));
+  const urls = nodes.map((n) => `http://127.0.0.1:${n.httpPort}`);
+  await Promise.all(urls.map((u) => waitHttp(`${u}/v1/status`)));
+  await sleep(1000); // peer links up
+  return {
+    name: 'causeway (causal)',
+    urls,
+    coap: nodes.map((n) => n.coapPort),
+    put: (n) => ({ method: 'PUT', path: `/v1/kv/k${n % KEYS}`, body: VALUE }),
+    stop: () => killAll(procs),
+  };
+}
+
+function etcdAvailable(): boolean {
+  return spawnSync('etcd', ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+async function startEtcd(dir: string): Promise<Target> {
+  const members = [];
+  for (let i = 1; i <= 3; i++) members.push({ name: `e${i}`, client: await freePort(), peer: await freePort() });
+  const initial = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const procs = members.map((m) =>
+    spawn('etcd', [
+      '--name', m.name, '--data-dir', join(dir, m.name),
+      '--listen-client-urls', `http://127.0.0.1:${m.client}`, '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
+      '--listen-peer-urls', `http://127.0.0.1:${m.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
+      '--initial-cluster', initial, '--initial-cluster-state', 'new', '--log-level', 'error',
+    ], { stdio: ['ignore', 'ignore', 'inherit'] }),
+  );
+  const urls = members.map((m) => `http://127.0.0.1:${m.client}`);
+  await Promise.all(urls.map((u) => waitHttp(`${u}/health`)));
+  const b64 = (s: string): string => Buffer.from(s).toString('base64');
+  const value = b64('v'.repeat(256));
+  return {
+    name: 'etcd 3-member',
+    urls,
+    put: (n) => ({ method: 'POST', path: '/v3/kv/put', body: JSON.stringify({ key: b64(`k${n % KEYS}`), value }) }),
+    stop: () => killAll(procs),
+  };
+}
+
+/** Replication lag at a fixed rate: probe keys observed (CoAP) on node2 and node3, written on node1. */
+async function measureLag(t: Target & { coap: number[] }, rate: number): Promise<{ p50Ms: number; p99Ms: number; samples: number; load: LoadResult }> {
+  const probes = 200;
+  const client = new CoapClient();
+  const applied = new Map<string, bigint[]>();
+  const cancels: (() => Promise<void>)[] = [];
+  for (let j = 0; j < probes; j++) {
+    const key = `lag-${j}`;
+    const w = await fetch(`${t.urls[0]}/v1/kv/${key}`, { method: 'PUT', body: '0' });
+    const ctx = w.headers.get('causeway-context') ?? '';
+    for (const port of t.coap.slice(1)) {
+      const obs = await client.observe(`coap://127.0.0.1:${port}/kv/${key}?ctx=${ctx}`, (res) => {
+        if (res.code !== '2.05') return;
+        const v = JSON.parse(res.payload.toString()) as { value: unknown };
+        if (v.value === 1) (applied.get(key) ?? applied.set(key, []).get(key)!).push(process.hrtime.bigint());
+      });
+      cancels.push(obs.cancel);
+    }
+  }
+  const acked = new Map<string, bigint>();
+  const every = Math.max(1, Math.floor((rate * SECONDS) / probes));
+  const load = await httpLoad({
+    urls: t.urls,
+    concurrency: 16,
+    durationMs: SECONDS * 1000,
+    rateLimit: rate,
+    make: (n) => {
+      const j = Math.floor(n / every);
+      if (n % every === 0 && j < probes) return { method: 'PUT', path: `/v1/kv/lag-${j}`, body: '1' };
+      return t.put(n);
+    },
+    onOk: (n, done) => {
+      const j = Math.floor(n / every);
+      if (n % every === 0 && j < probes) acked.set(`lag-${j}`, done);
+    },
+  });
+  await sleep(1000);
+  const lags: number[] = [];
+  for (const [key, ackNs] of acked) {
+    const seen = applied.get(key) ?? [];
+    // A probe may be written to node2 or node3 by the client rotation: lag to the other peers only.
+    if (seen.length === 0) continue;
+    const last = seen.reduce((a, b) => (a > b ? a : b));
+    lags.push(Math.max(0, Number(last - ackNs) / 1e6));
+  }
+  for (const c of cancels) await c().catch(() => undefined);
+  await client.close();
+  lags.sort((a, b) => a - b);
+  return { p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99), samples: lags.length, load };
+}
+
+export interface ClusterBenchResult {
+  readonly seconds: number;
+  readonly rows: { target: string; clients: number; putsPerSecond: number; p50Ms: number; p99Ms: number; errors: number }[];
+  readonly lag?: { ratePerSecond: number; p50Ms: number; p99Ms: number; samples: number };
+  readonly ratioAt16?: number;
+}
+
+export async function runClusterBench(outDir = 'bench/results'): Promise<ClusterBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'causeway-bench-'));
+  const rows: ClusterBenchResult['rows'] = [];
+  let lag: ClusterBenchResult['lag'];
+  try {
+    const targets: (() => Promise<Target>)[] = [() => startCauseway(join(dir, 'cw'))];
+    if (process.env['BENCH_SKIP_ETCD'] !== '1' && etcdAvailable()) targets.push(() => startEtcd(join(dir, 'etcd')));
+    else console.error('etcd not installed (apt-get install etcd-server): skipping the comparison');
+    for (const start of targets) {
+      const t = await start();
+      try {
+        await httpLoad({ urls: t.urls, concurrency: 16, durationMs: 2000, make: t.put }); // warm-up
+        for (const clients of [1, 16, 64]) {
+          const r = await httpLoad({ urls: t.urls, concurrency: clients, durationMs: SECONDS * 1000, make: t.put });
+          rows.push({ target: t.name, clients, putsPerSecond: Math.round(r.perSecond), p50Ms: round(r.p50Ms), p99Ms: round(r.p99Ms), errors: r.errors });
+          console.error(`${t.name} ${clients} clients: ${Math.round(r.perSecond)} puts/s p50 ${round(r.p50Ms)} ms p99 ${round(r.p99Ms)} ms`);
+        }
+        if ('coap' in t) {
+          const at16 = rows.find((r) => r.target === t.name && r.clients === 16)?.putsPerSecond ?? 1000;
+          const l = await measureLag(t as Target & { coap: number[] }, Math.round(at16 / 2));
+          lag = { ratePerSecond: Math.round(at16 / 2), p50Ms: round(l.p50Ms), p99Ms: round(l.p99Ms), samples: l.samples };
+          console.error(`replication lag at ${lag.ratePerSecond} puts/s: p50 ${lag.p50Ms} ms p99 ${lag.p99Ms} ms (${lag.samples} samples)`);
+        }
+      } finally {
+        await t.stop();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const cw = rows.find((r) => r.target.startsWith('causeway') && r.clients === 16);
+  const etcd = rows.find((r) => r.target.startsWith('etcd') && r.clients === 16);
+  const result: ClusterBenchResult = { seconds: SECONDS, rows, lag, ratioAt16: cw && etcd ? round(cw.putsPerSecond / etcd.putsPerSecond) : undefined };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'cluster.json'), JSON.stringify(result, null, 2) + '\n');
+  return result;
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+export function clusterMarkdown(r: ClusterBenchResult): string {
+  const lines = ['| target | clients | puts/s | p50 ms | p99 ms | errors |', '|---|---:|---:|---:|---:|---:|'];
+  for (const row of r.rows) lines.push(`| ${row.target} | ${row.clients} | ${row.putsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.errors} |`);
+  if (r.ratioAt16 !== undefined) lines.push('', `Causeway / etcd at 16 clients: ${r.ratioAt16}× (target ≥ 5×)`);
+  if (r.lag) lines.push('', `Replication lag at ${r.lag.ratePerSecond} puts/s (half the 16-client rate): p50 ${r.lag.p50Ms} ms, p99 ${r.lag.p99Ms} ms over ${r.lag.samples} probes (target p99 ≤ 10 ms)`);
+  return lines.join('\n');
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const r = await runClusterBench();
+  console.log(clusterMarkdown(r));
+}
