@@ -44,15 +44,18 @@ export class LmdbStorage implements Storage {
   async apply(batch: readonly StorageOp[]): Promise<void> {
     if (this.#closed) throw new Error('storage is closed');
     if (batch.length === 0) return;
-    // Open every database first: openDB inside a write transaction would be part of it.
+    // Every write issued in one event turn lands in one LMDB transaction (lmdb-js's event-turn
+    // batching): the batch is atomic, and it shares its commit with every other batch of the turn
+    // (group commit). The writes themselves run on lmdb-js's writer thread, off the event loop.
+    // Databases are opened before the first write: opening one may run a synchronous
+    // transaction, which would split the turn's batch.
     const dbs = batch.map((op) => this.#db(op.space));
-    await this.#root.transaction(() => {
-      batch.forEach((op, i) => {
-        const db = dbs[i] as Database;
-        if (op.kind === 'put') db.put(op.key, op.value);
-        else db.remove(op.key);
-      });
+    let last: Promise<boolean> | undefined;
+    batch.forEach((op, i) => {
+      const db = dbs[i] as Database;
+      last = op.kind === 'put' ? db.put(op.key, op.value) : db.remove(op.key);
     });
+    await last;
     await this.#root.flushed;
     this.#batches++;
   }
