@@ -116,8 +116,15 @@ export interface SimProgress {
   readonly total: number;
 }
 
+/** Crash and restart, with the node's state (canonical JSON of its clock and key versions). */
+export type SimTrace =
+  | { readonly type: 'crash'; readonly node: NodeId; readonly at: number; readonly why: string; readonly clock: string; readonly state: string }
+  | { readonly type: 'restart'; readonly node: NodeId; readonly at: number; readonly clock: string; readonly state: string };
+
 export interface SimHooks {
   readonly onProgress?: (p: SimProgress) => void;
+  /** Called at each crash (with the dying core's state) and restart (with the restored core's). */
+  readonly onTrace?: (t: SimTrace) => void;
   readonly tuning?: Partial<SimTuning>;
 }
 
@@ -422,9 +429,24 @@ export class Simulation {
       case 'context-timeout':
         this.#contextTimeouts++;
         return;
-      case 'apply':
+      case 'apply': {
+        // Oracle (SPEC §2 causal delivery): a write is applied only once everything in its causal
+        // past is — its clock is covered by the node's clock right after, with its own entry exact.
+        const c = ev.clock;
+        const nc = ev.nodeClock;
+        let ok = (nc[ev.origin] ?? 0) === ev.seq;
+        for (const k in c) if ((c[k] ?? 0) > (nc[k] ?? 0)) ok = false;
+        if (!ok) {
+          throw new Stop({
+            kind: 'invariant',
+            node: n.id,
+            message: `${n.id} applied ${ev.origin}#${ev.seq} (${ev.key}) with clock ${clockText(c)} but its clock is then ${clockText(nc)}: causal delivery broken`,
+            at: this.#now,
+          });
+        }
         if (this.#shiviz && !ev.local) this.#shiviz.local(n.id, `apply ${ev.origin}#${ev.seq} ${ev.deleted ? 'delete' : 'put'} ${ev.key} clock ${clockText(ev.clock)}`);
         return;
+      }
       default:
         return;
     }
@@ -608,6 +630,9 @@ export class Simulation {
     const n = this.#nodes[idx] as SimNode;
     if (n.core === null) return;
     this.#crashes++;
+    if (this.#hooks.onTrace) {
+      this.#hooks.onTrace({ type: 'crash', node: n.id, at: this.#now, why, clock: canonicalJson(n.core.clock), state: canonicalJson(n.core.entries()) });
+    }
     n.core = null;
     n.inc++;
     this.#shiviz?.local(n.id, `crash (${why})`);
@@ -636,6 +661,9 @@ export class Simulation {
       throw new Stop({ kind: 'invariant', node: n.id, message: `${n.id} restore: ${e instanceof Error ? e.message : String(e)}`, at: this.#now });
     }
     this.#shiviz?.local(n.id, 'restart from disk');
+    if (this.#hooks.onTrace) {
+      this.#hooks.onTrace({ type: 'restart', node: n.id, at: this.#now, clock: canonicalJson(n.core.clock), state: canonicalJson(n.core.entries()) });
+    }
     // A new core assumes every link up: tell it which are not; bring up the others on both ends.
     for (let j = 0; j < this.options.nodes; j++) {
       if (j === idx) continue;

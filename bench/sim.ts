@@ -1,0 +1,75 @@
+/**
+ * Simulator benchmark (issue §6): simulated messages per second on one core — a big run (5 nodes,
+ * 100k client operations, every fault on), the median of a few runs. Counts every protocol message
+ * the cores send through the virtual network (delivered, dropped or duplicated alike) over the
+ * wall time of the whole run (workload, faults, network, cores, history recording; the history
+ * checkers are timed separately by their own benchmark and are off here).
+ *
+ *   node dist/bench/sim.js [--runs 3] [--ops 100000] [--nodes 5]
+ *
+ * Writes bench/results/sim.json and prints the figure. Target: >= 200,000 msgs/s.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { FAULT_KINDS, runSimulation } from '../src/sim/index.js';
+
+export interface SimBenchResult {
+  bench: 'sim';
+  node: string;
+  nodes: number;
+  ops: number;
+  faults: string;
+  runs: { seed: number; seconds: number; messages: number; msgsPerSec: number; opsPerSec: number }[];
+  medianMsgsPerSec: number;
+  targetMsgsPerSec: number;
+}
+
+export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number; write?: boolean } = {}): SimBenchResult {
+  const runs = opts.runs ?? 3;
+  const ops = opts.ops ?? 100_000;
+  const nodes = opts.nodes ?? 5;
+  const out: SimBenchResult['runs'] = [];
+  for (let i = 0; i < runs; i++) {
+    const seed = 1000 + i;
+    const t0 = performance.now();
+    const r = runSimulation({ seed, nodes, ops, clients: 16, keys: 100, faults: [...FAULT_KINDS], check: false, recordHistory: true });
+    const seconds = (performance.now() - t0) / 1000;
+    if (!r.ok) throw new Error(`benchmark run failed: ${r.replay}: ${r.failure?.message}`);
+    const messages = r.summary.messages.sent;
+    out.push({ seed, seconds: round(seconds), messages, msgsPerSec: Math.round(messages / seconds), opsPerSec: Math.round(ops / seconds) });
+  }
+  const sorted = out.map((r) => r.msgsPerSec).sort((a, b) => a - b);
+  const result: SimBenchResult = {
+    bench: 'sim',
+    node: process.version,
+    nodes,
+    ops,
+    faults: 'all',
+    runs: out,
+    medianMsgsPerSec: sorted[Math.floor(sorted.length / 2)] as number,
+    targetMsgsPerSec: 200_000,
+  };
+  if (opts.write !== false) {
+    const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'sim.json'), JSON.stringify(result, null, 2) + '\n');
+  }
+  return result;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const r = runSimBench({ runs: arg('runs', 3), ops: arg('ops', 100_000), nodes: arg('nodes', 5) });
+  for (const x of r.runs) console.log(`seed ${x.seed}: ${x.messages} messages in ${x.seconds} s — ${x.msgsPerSec} msgs/s, ${x.opsPerSec} ops/s`);
+  console.log(`simulator: ${r.medianMsgsPerSec} simulated msgs/s (median of ${r.runs.length}; target ${r.targetMsgsPerSec})`);
+}

@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { EventQueue } from './event-queue.js';
+
+const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+test('fast-check seed', () => {
+  console.log(`fast-check seed: ${SEED} (replay with FC_SEED=${SEED})`);
+});
+
+// ARCHITECTURE.md §4 rule 2: events run in (time, scheduling order) — a deterministic tie-break.
+test('pops in (time, seq) order, ties in scheduling order', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 200 }), (times) => {
+      const q = new EventQueue<{ at: number; seq: number; id: number }>();
+      times.forEach((at, id) => q.push({ at, seq: 0, id }));
+      const out: number[] = [];
+      for (let e = q.pop(); e !== undefined; e = q.pop()) out.push(e.id);
+      const want = times.map((at, id) => ({ at, id })).sort((a, b) => a.at - b.at || a.id - b.id).map((x) => x.id);
+      assert.deepEqual(out, want);
+      assert.equal(q.size, 0);
+    }),
+    { seed: SEED, numRuns: 200 },
+  );
+});
+
+test('interleaved pushes and pops keep the order', () => {
+  const q = new EventQueue<{ at: number; seq: number; tag: string }>();
+  q.push({ at: 5, seq: 0, tag: 'a' });
+  q.push({ at: 1, seq: 0, tag: 'b' });
+  assert.equal(q.pop()?.tag, 'b');
+  q.push({ at: 5, seq: 0, tag: 'c' });
+  q.push({ at: 3, seq: 0, tag: 'd' });
+  assert.deepEqual([q.pop()?.tag, q.pop()?.tag, q.pop()?.tag, q.pop()], ['d', 'a', 'c', undefined]);
+});
