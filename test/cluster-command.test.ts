@@ -1,0 +1,60 @@
+// `causeway cluster` (SPEC §2): one child per node, every endpoint printed, log lines prefixed with
+// the node name, Ctrl-C stops every node and leaves data intact, and the next run resumes from it.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, freePort, http, MAIN } from './support/cluster.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'causeway-cmd-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function runCluster(ports: number[], body: (out: () => string) => Promise<void>): Promise<{ code: number | null; out: string }> {
+  const p = spawn(process.execPath, [MAIN, 'cluster', '--nodes', '3', '--data', join(dir, 'data'), '--http-port', String(ports[0]), '--coap-port', String(ports[1]), '--peer-port', String(ports[2])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  p.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    await body(() => out);
+  } finally {
+    p.kill('SIGINT'); // Ctrl-C
+  }
+  const code = await new Promise<number | null>((r) => p.once('exit', r));
+  return { code, out };
+}
+
+test('cluster: endpoints, prefixed logs, Ctrl-C stops all, a rerun resumes from disk', async () => {
+  // three consecutive free ports for each of HTTP, CoAP and peer links
+  const base = async (): Promise<number> => {
+    for (;;) {
+      const p = await freePort();
+      if (p < 65000) return p;
+    }
+  };
+  const ports = [await base(), await base(), await base()];
+  const url = (i: number): string => `http://127.0.0.1:${(ports[0] as number) + i}`;
+  const first = await runCluster(ports, async (out) => {
+    await eventually(async () => /node3 +\| .*node3 ready/.test(out()) && /node1 +\| .*node1 ready/.test(out()) && /node2 +\| .*node2 ready/.test(out()), 20_000, 'three nodes ready');
+    const w = await http('PUT', `${url(0)}/v1/kv/kept`, JSON.stringify('across restarts'));
+    assert.equal(w.status, 200);
+    const r = await http('GET', `${url(2)}/v1/kv/kept`, undefined, { 'causeway-context': w.context! });
+    assert.equal(r.body['value'], 'across restarts');
+  });
+  assert.equal(first.code, 0, first.out);
+  for (let i = 0; i < 3; i++) assert.match(first.out, new RegExp(`node${i + 1} +http://127\\.0\\.0\\.1:${(ports[0] as number) + i} +coap://127\\.0\\.0\\.1:${(ports[1] as number) + i}`));
+  assert.match(first.out, /every node stopped/);
+  for (const n of ['node1', 'node2', 'node3']) assert.match(first.out, new RegExp(`${n} +\\| .*stopped; data is on disk`));
+
+  const second = await runCluster(ports, async (out) => {
+    await eventually(async () => (out().match(/ ready/g) ?? []).length >= 3, 20_000, 'three nodes ready again');
+    for (let i = 0; i < 3; i++) {
+      const r = await http('GET', `${url(i)}/v1/kv/kept`);
+      assert.equal(r.body['value'], 'across restarts', `node${i + 1} resumed from disk`);
+    }
+  });
+  assert.equal(second.code, 0, second.out);
+});
