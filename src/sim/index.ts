@@ -5,3 +5,4 @@ export { VirtualNetwork, DEFAULT_NETWORK_OPTIONS, type Arrival, type LatencyDist
 export { EventQueue, type Scheduled } from './event-queue.js';
 export { ShivizLog, SHIVIZ_REGEX, type ShivizClock } from './shiviz.js';
 export { formatSummary } from './report.js';
+export { SimDisk, deepFreeze } from './sim-disk.js';

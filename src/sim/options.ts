@@ -24,7 +24,7 @@ export interface SimOptions {
   readonly tickMs: number;
   /** Liveness phase: give up (a failure) after this many tick periods without convergence. */
   readonly maxLivenessTicks: number;
-  /** Deep-freeze every message so a core that mutates a received message throws (tests). */
+  /** Deep-freeze every message and persisted value, so a core that mutates one throws (tests). */
   readonly freezeMessages: boolean;
   /** Record the Jepsen-style history (needed for the checkers). */
   readonly recordHistory: boolean;

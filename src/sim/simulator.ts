@@ -9,7 +9,7 @@
  * and the history checkers.
  *
  * The driver follows the runtime's contract for each Ready batch: persist ops are applied to the
- * node's MemoryStorage first, then messages and replies are released. A crash throws the core away;
+ * node's in-memory disk (SimDisk: MemoryStorage's semantics without its deep copies) first, then messages and replies are released. A crash throws the core away;
  * a restart rebuilds it with `CausalCore.restore()` from that storage alone. A crash may also strike
  * right after a batch is persisted and before its messages and replies leave.
  */
@@ -20,9 +20,9 @@ import { compare, type VectorClock } from '../clocks/vector.js';
 import type { NodeId } from '../core/protocol.js';
 import { Rng } from '../core/rng.js';
 import { assertNever } from '../core/assert.js';
-import { MemoryStorage } from '../storage/memory-storage.js';
 import { checkCausal, checkEventual, historyFromEvents, type HistoryEvent, type Verdict } from '../check/index.js';
 import { EventQueue } from './event-queue.js';
+import { SimDisk, deepFreeze } from './sim-disk.js';
 import { VirtualNetwork, type Arrival } from './network.js';
 import { ShivizLog, type ShivizClock } from './shiviz.js';
 import { replayCommand, simOptions, type FaultKind, type SimOptions } from './options.js';
@@ -149,7 +149,7 @@ interface SimNode {
   readonly id: NodeId;
   readonly idx: number;
   core: CausalCore | null;
-  readonly disk: MemoryStorage;
+  readonly disk: SimDisk;
   /** Incarnation: bumped at each crash, so requests meant for a dead incarnation are discarded. */
   inc: number;
   readonly tickNs: number;
@@ -176,14 +176,6 @@ class Stop extends Error {
     super(failure.message);
     this.failure = failure;
   }
-}
-
-function deepFreeze<T>(x: T): T {
-  if (x !== null && typeof x === 'object' && !Object.isFrozen(x)) {
-    Object.freeze(x);
-    for (const v of Object.values(x as object)) deepFreeze(v);
-  }
-  return x;
 }
 
 function canonicalJson(v: unknown): string {
@@ -275,7 +267,7 @@ export class Simulation {
       id,
       idx,
       core: new CausalCore({ id, nodes: this.#ids, options: this.tuning.core }),
-      disk: new MemoryStorage(),
+      disk: new SimDisk({ freeze: o.freezeMessages }),
       inc: 0,
       // clock skew: each node ticks at its own rate (half to twice the nominal period)
       tickNs: f.has('skew') ? Math.round(this.#tickNs * (0.5 + skewRng.next() * 1.5)) : this.#tickNs,

@@ -1,0 +1,56 @@
+/**
+ * A node's disk in the simulator: named spaces of ordered keys, a batch applied atomically; what
+ * a crash keeps is exactly what was applied. Unlike MemoryStorage it stores values by reference
+ * instead of deep-copying them — the simulator's own overhead dominated by structuredClone
+ * otherwise. That is safe because protocol cores treat what they persist as immutable (a Ready
+ * batch hands over fresh objects and never changes them afterwards); with `freeze` every value is
+ * deep-frozen when persisted, so a core that did mutate one would throw (the tests run that way).
+ */
+import type { Snapshot, StorageOp } from '../core/protocol.js';
+
+export function deepFreeze<T>(x: T): T {
+  if (x !== null && typeof x === 'object' && !Object.isFrozen(x)) {
+    Object.freeze(x);
+    for (const v of Object.values(x as object)) deepFreeze(v);
+  }
+  return x;
+}
+
+export class SimDisk implements Snapshot {
+  readonly #spaces = new Map<string, Map<string, unknown>>();
+  readonly #freeze: boolean;
+  #batches = 0;
+
+  constructor(options: { freeze?: boolean } = {}) {
+    this.#freeze = options.freeze ?? false;
+  }
+
+  applySync(batch: readonly StorageOp[]): void {
+    for (const op of batch) {
+      let s = this.#spaces.get(op.space);
+      if (s === undefined) this.#spaces.set(op.space, (s = new Map()));
+      if (op.kind === 'put') s.set(op.key, this.#freeze ? deepFreeze(op.value) : op.value);
+      else s.delete(op.key);
+    }
+    this.#batches++;
+  }
+
+  get(space: string, key: string): unknown {
+    return this.#spaces.get(space)?.get(key);
+  }
+
+  /** Entries of a space in key order (as a sorted store hands them to restore()). */
+  *entries(space: string): Iterable<[string, unknown]> {
+    const s = this.#spaces.get(space);
+    if (!s) return;
+    for (const k of [...s.keys()].sort()) yield [k, s.get(k)];
+  }
+
+  size(space: string): number {
+    return this.#spaces.get(space)?.size ?? 0;
+  }
+
+  get batches(): number {
+    return this.#batches;
+  }
+}
