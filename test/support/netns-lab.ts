@@ -63,6 +63,17 @@ function alive(pid: number): boolean {
   }
 }
 
+/** SIGKILLs the processes inside a namespace of ours (nodes a dead run left behind). */
+function killInside(ns: string): void {
+  for (const pid of run(['ip', 'netns', 'pids', ns], true).split('\n').map(Number).filter((p) => p > 0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 interface LabState {
   readonly pid: number;
   readonly prefix: string;
@@ -123,6 +134,7 @@ export class NetnsLab {
     for (const line of run(['ip', 'netns', 'list'], true).split('\n')) {
       const name = line.split(' ')[0] ?? '';
       if (deadPrefix(name)) {
+        killInside(name);
         run(['ip', 'netns', 'del', name], true);
         removed.push(name);
       }
@@ -207,14 +219,7 @@ export class NetnsLab {
   teardown(): void {
     for (let i = 1; i <= this.n; i++) {
       const ns = this.ns(i);
-      // processes still inside (our own nodes) would keep the namespace alive
-      for (const pid of run(['ip', 'netns', 'pids', ns], true).split('\n').map(Number).filter((p) => p > 0)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      killInside(ns); // our own nodes, still inside, would keep the namespace alive
       run(['ip', 'netns', 'del', ns], true);
     }
     run(['ip', 'netns', 'del', this.switchNs], true);
