@@ -306,6 +306,9 @@ export class CoapServer extends EventEmitter {
   #block1 = new Map<string, Block1State>();
   #block1Bytes = 0;
 
+  // representations of responses to unsafe requests that go out in Block2 blocks
+  #b2kept = new Map<string, CoapReply & { expires: number }>();
+
   // Observe
   #observers = new Map<string, Map<string, Observer>>();
   #observerCount = 0;
@@ -426,6 +429,7 @@ export class CoapServer extends EventEmitter {
     this.#nonNotifyMids.clear();
     this.#block1.clear();
     this.#block1Bytes = 0;
+    this.#b2kept.clear();
     this.#peers.clear();
     this.#ring.fill(undefined);
     this.#ringCount = 0;
@@ -454,6 +458,10 @@ export class CoapServer extends EventEmitter {
     for (const st of this.#block1.values()) {
       if (st.expires > this.#now) break;
       this.#dropBlock1(st);
+    }
+    for (const [k, v] of this.#b2kept) {
+      if (v.expires > this.#now) break;
+      this.#b2kept.delete(k);
     }
   }
 
@@ -670,6 +678,12 @@ export class CoapServer extends EventEmitter {
     const maxBody = this.#o.maxBodyBytes;
     if (payload.length > maxBody || size1 > maxBody) return this.#tooLarge(ctx);
     if (block1 >= 0 && !this.#block1Step(ctx)) return;
+    if (block2 >= 16 && code !== 1 && code !== 5) {
+      // a later block of the response to an unsafe request (RFC 7959 §2.5, Figure 8): served from
+      // the representation kept when block 0 went out — never by running the handler again
+      const kept = this.#b2kept.get(this.#b2key(ctx));
+      return this.#finish(ctx, kept ?? { code: '4.08', payload: 'no response representation to continue' });
+    }
 
     let reply: CoapReply | Promise<CoapReply>;
     try {
@@ -806,6 +820,19 @@ export class CoapServer extends EventEmitter {
     return false;
   }
 
+  #b2key(ctx: Ctx): string {
+    const r = ctx.req;
+    return r.remote.address + '|' + r.remote.port + '|' + r.method + '|' + ctx.pathKey + '?' + r.query.join('&');
+  }
+
+  #keepBlock2(ctx: Ctx, reply: CoapReply): void {
+    const key = this.#b2key(ctx);
+    this.#b2kept.delete(key);
+    this.#b2kept.set(key, { ...reply, expires: this.#now + this.#o.block1LifetimeMs });
+    // bounded like Block1 state: oldest first
+    while (this.#b2kept.size > this.#o.block1MaxStates) this.#b2kept.delete(this.#b2kept.keys().next().value!);
+  }
+
   #tooLarge(ctx: Ctx): void {
     this.#finish(ctx, { code: '4.13', payload: `Request body larger than ${this.#o.maxBodyBytes} bytes` }, -1, this.#o.maxBodyBytes);
   }
@@ -900,6 +927,7 @@ export class CoapServer extends EventEmitter {
       block2 = 8 + szxFor(bs);
       size2 = plen;
       if (etag === undefined) etag = fnvEtag(buf);
+      if (req.method !== 'GET' && req.method !== 'FETCH') this.#keepBlock2(ctx, { ...reply, payload: buf, etag });
     }
 
     const confirmable = req.type === CON;
