@@ -28,7 +28,7 @@ export class LmdbStorage implements Storage {
   constructor(options: LmdbStorageOptions) {
     mkdirSync(options.path, { recursive: true });
     this.#path = options.path;
-    this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024 });
+    this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false });
     for (const s of options.spaces ?? []) this.#db(s);
   }
 
