@@ -20,6 +20,8 @@ import type { NodeConfig } from './node-config.js';
 /** Real time per protocol tick, and how long a request may wait for its causal context. */
 const TICK_MS = 10;
 const CONTEXT_WAIT_MS = 5000;
+/** Peer input waits this long to share a disk commit (0: the next event-loop turn). */
+const PEER_BATCH_MS = Number(process.env['CAUSEWAY_PEER_BATCH_MS'] ?? 0);
 
 /** Events worth a log line at info level; the rest go to debug. */
 const INFO_EVENTS = new Set<CausalEvent['type']>(['buffer', 'conflict', 'sync', 'compact', 'backpressure', 'context-timeout']);
@@ -112,7 +114,7 @@ export class NodeHost implements KvService {
     net.on('down', (peer, reason, detail) => log.info({ peer, reason, detail }, 'peer link down'));
     net.on('auth-failed', (f) => log.warn(f, 'peer authentication failed: connection refused'));
     net.on('error', (err) => log.error({ err }, 'peer network error'));
-    const replica = new Replica(core, storage, net, { tickMs: TICK_MS });
+    const replica = new Replica(core, storage, net, { tickMs: TICK_MS, peerBatchMs: PEER_BATCH_MS });
     replica.on('event', (e) => {
       if (INFO_EVENTS.has(e.type)) log.info({ event: e.type }, formatEvent(e));
       else if (log.isLevelEnabled('debug')) log.debug({ event: e.type }, formatEvent(e));
