@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CoapClient } from '../src/transport/coap/client.js';
 import { freePort } from '../test/support/cluster.js';
 import { httpLoad, percentile, type LoadResult } from './http-load.js';
+import { runLoad } from './coap-load.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -156,12 +157,15 @@ export interface ClusterBenchResult {
   readonly rows: { target: string; clients: number; putsPerSecond: number; p50Ms: number; p99Ms: number; errors: number }[];
   readonly lag?: { ratePerSecond: number; p50Ms: number; p99Ms: number; samples: number };
   readonly ratioAt16?: number;
+  /** CoAP PUT /kv/{key} on one node (16 confirmable requests in flight). */
+  readonly coapPut?: { inFlight: number; perSecond: number; p50Ms: number; p99Ms: number; errors: number; timeouts: number };
 }
 
 export async function runClusterBench(outDir = 'bench/results'): Promise<ClusterBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'causeway-bench-'));
   const rows: ClusterBenchResult['rows'] = [];
   let lag: ClusterBenchResult['lag'];
+  let coapPut: ClusterBenchResult['coapPut'];
   try {
     const targets: (() => Promise<Target>)[] = [() => startCauseway(join(dir, 'cw'))];
     if (process.env['BENCH_SKIP_ETCD'] !== '1' && etcdAvailable()) targets.push(() => startEtcd(join(dir, 'etcd')));
@@ -176,6 +180,12 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
           console.error(`${t.name} ${clients} clients: ${Math.round(r.perSecond)} puts/s p50 ${round(r.p50Ms)} ms p99 ${round(r.p99Ms)} ms`);
         }
         if ('coap' in t) {
+          const cp = await runLoad({
+            host: '127.0.0.1', port: (t as Target & { coap: number[] }).coap[0] as number, method: 'PUT', path: ['kv', 'coap-bench'],
+            payload: VALUE, contentFormat: 50, inFlight: 16, durationMs: SECONDS * 1000, warmupMs: 1000, sockets: 1, count: 0, ackTimeoutMs: 2000, maxRetransmit: 4,
+          });
+          coapPut = { inFlight: 16, perSecond: Math.round(cp.reqPerSec), p50Ms: round(cp.p50Us / 1000), p99Ms: round(cp.p99Us / 1000), errors: cp.errors, timeouts: cp.timeouts };
+          console.error(`CoAP PUT /kv on node1, 16 in flight: ${coapPut.perSecond}/s p50 ${coapPut.p50Ms} ms p99 ${coapPut.p99Ms} ms`);
           const at16 = rows.find((r) => r.target === t.name && r.clients === 16)?.putsPerSecond ?? 1000;
           const l = await measureLag(t as Target & { coap: number[] }, Math.round(at16 / 2));
           lag = { ratePerSecond: Math.round(at16 / 2), p50Ms: round(l.p50Ms), p99Ms: round(l.p99Ms), samples: l.samples };
@@ -190,7 +200,7 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
   }
   const cw = rows.find((r) => r.target.startsWith('causeway') && r.clients === 16);
   const etcd = rows.find((r) => r.target.startsWith('etcd') && r.clients === 16);
-  const result: ClusterBenchResult = { seconds: SECONDS, rows, lag, ratioAt16: cw && etcd ? round(cw.putsPerSecond / etcd.putsPerSecond) : undefined };
+  const result: ClusterBenchResult = { seconds: SECONDS, rows, lag, coapPut, ratioAt16: cw && etcd ? round(cw.putsPerSecond / etcd.putsPerSecond) : undefined };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'cluster.json'), JSON.stringify(result, null, 2) + '\n');
   return result;
@@ -205,6 +215,7 @@ export function clusterMarkdown(r: ClusterBenchResult): string {
   for (const row of r.rows) lines.push(`| ${row.target} | ${row.clients} | ${row.putsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.errors} |`);
   if (r.ratioAt16 !== undefined) lines.push('', `Causeway / etcd at 16 clients: ${r.ratioAt16}× (target ≥ 5×)`);
   if (r.lag) lines.push('', `Replication lag at ${r.lag.ratePerSecond} puts/s (half the 16-client rate): p50 ${r.lag.p50Ms} ms, p99 ${r.lag.p99Ms} ms over ${r.lag.samples} probes (target p99 ≤ 10 ms)`);
+  if (r.coapPut) lines.push('', `CoAP PUT /kv on one node, ${r.coapPut.inFlight} in flight: ${r.coapPut.perSecond}/s, p50 ${r.coapPut.p50Ms} ms, p99 ${r.coapPut.p99Ms} ms (errors ${r.coapPut.errors}, timeouts ${r.coapPut.timeouts})`);
   return lines.join('\n');
 }
 
