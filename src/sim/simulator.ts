@@ -14,7 +14,7 @@
  * right after a batch is persisted and before its messages and replies leave.
  */
 import { CausalCore, type CausalOptions } from '../protocols/causal/core.js';
-import type { CausalEvent, CausalMsg } from '../protocols/causal/types.js';
+import type { CausalEvent, CausalEventType, CausalMsg } from '../protocols/causal/types.js';
 import type { KvOp, KvReply } from '../protocols/kv-types.js';
 import { compare, type VectorClock } from '../clocks/vector.js';
 import type { NodeId } from '../core/protocol.js';
@@ -29,6 +29,12 @@ import { replayCommand, simOptions, type FaultKind, type SimOptions } from './op
 
 const MS = 1_000_000;
 const US = 1_000;
+
+/**
+ * The event types the simulator reads (#observe): the causal-delivery oracle (apply), the buffer
+ * high-water mark and the context-timeout count. The cores skip building the others.
+ */
+const SIM_EVENTS: readonly CausalEventType[] = Object.freeze(['apply', 'buffer', 'context-timeout']);
 
 /** Workload and fault-schedule constants (virtual time). */
 export interface SimTuning {
@@ -210,6 +216,8 @@ export class Simulation {
   /** Per unordered pair: how many symmetric partitions currently separate it. */
   readonly #symCuts: Int32Array;
   readonly #tickNs: number;
+  /** Options for every core: the tuning's, publishing at least the events #observe reads. */
+  readonly #coreOptions: Partial<CausalOptions>;
   #now = 0;
   #phase: 'safety' | 'liveness' | 'done' = 'safety';
   #faultEpoch = 0;
@@ -263,10 +271,12 @@ export class Simulation {
     this.#shiviz = o.shiviz ? new ShivizLog() : null;
     this.#tickNs = o.tickMs * MS;
     this.#ids = Array.from({ length: o.nodes }, (_, i) => `node${i + 1}`);
+    const wanted = this.tuning.core.events;
+    this.#coreOptions = { ...this.tuning.core, events: wanted === 'all' ? 'all' : [...new Set([...(wanted ?? []), ...SIM_EVENTS])] };
     this.#nodes = this.#ids.map((id, idx) => ({
       id,
       idx,
-      core: new CausalCore({ id, nodes: this.#ids, options: this.tuning.core }),
+      core: new CausalCore({ id, nodes: this.#ids, options: this.#coreOptions }),
       disk: new SimDisk({ freeze: o.freezeMessages }),
       inc: 0,
       // clock skew: each node ticks at its own rate (half to twice the nominal period)
@@ -648,7 +658,7 @@ export class Simulation {
     if (n.core !== null) return;
     this.#restarts++;
     try {
-      n.core = CausalCore.restore(n.disk, { id: n.id, nodes: this.#ids, options: this.tuning.core });
+      n.core = CausalCore.restore(n.disk, { id: n.id, nodes: this.#ids, options: this.#coreOptions });
     } catch (e) {
       throw new Stop({ kind: 'invariant', node: n.id, message: `${n.id} restore: ${e instanceof Error ? e.message : String(e)}`, at: this.#now });
     }

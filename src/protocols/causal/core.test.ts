@@ -186,3 +186,81 @@ test('a lost write with no dependants is re-sent once the peer stays behind', ()
   }
   assert.equal(again, 0);
 });
+
+/** Drives a core through buffering, duplicates, conflicts, anti-entropy, acks, compaction, backpressure. */
+function script(c: CausalCore): ReturnType<CausalCore['ready']>[] {
+  const out: ReturnType<CausalCore['ready']>[] = [];
+  const step = (fn: () => void): void => {
+    fn();
+    out.push(c.ready());
+  };
+  step(() => c.submit({ kind: 'put', reqId: 1, key: 'x', value: 1 }));
+  step(() => c.receive('node3', write('node3', { node3: 2 }, 'y', 'later'))); // buffered: needs node3#1
+  step(() => c.receive('node3', write('node3', { node3: 2 }, 'y', 'later'))); // duplicate of a buffered write
+  step(() => c.receive('node3', write('node3', { node3: 1 }, 'x', 'concurrent', 1))); // delivers both, conflict on x
+  step(() => c.receive('node3', write('node3', { node3: 1 }, 'x', 'concurrent', 1))); // duplicate of an applied write
+  step(() => c.submit({ kind: 'get', reqId: 2, key: 'x', ctx: { node2: 1 } })); // waits for its context
+  step(() => c.receive('node2', { type: 'sync', clock: {} })); // anti-entropy request: answered with our log
+  step(() => c.receive('node2', { type: 'ack', clock: { node1: 1, node3: 2 } }));
+  step(() => c.receive('node3', { type: 'ack', clock: { node1: 1, node3: 2 } })); // compaction
+  step(() => c.receive('node2', write('node2', { node2: 3 }, 'z', 'far'))); // fills the buffer (limit 1): pause
+  step(() => c.receive('node3', write('node3', { node2: 5, node3: 3 }, 'z', 'full'))); // overflow
+  step(() => c.linkChanged('node2', false));
+  step(() => c.linkChanged('node2', true));
+  for (let i = 0; i < 60; i++) step(() => c.tick()); // acks, context timeout, re-sync, repair
+  step(() => c.submit({ kind: 'list', reqId: 3, prefix: '', limit: 0 }));
+  return out;
+}
+
+test('the events option selects which events are built; everything else the core does is unchanged', () => {
+  // ARCHITECTURE §4 rule 6: events are outputs only — publishing fewer changes no persist op, message or reply
+  const options = { bufferLimit: 1, contextWaitTicks: 5, ackEveryTicks: 3, resyncAfterTicks: 4, repairAfterTicks: 6 };
+  const full = script(new CausalCore({ id: 'node1', nodes, options }));
+  const wanted = ['apply', 'buffer', 'context-timeout'] as const;
+  const some = script(new CausalCore({ id: 'node1', nodes, options: { ...options, events: wanted } }));
+  const none = script(new CausalCore({ id: 'node1', nodes, options: { ...options, events: [] } }));
+  const seen = new Set(full.flatMap((r) => r.events.map((e) => e.type)));
+  for (const t of ['send', 'receive', 'buffer', 'deliver', 'apply', 'duplicate', 'conflict', 'sync', 'compact', 'backpressure', 'context-wait', 'context-timeout']) {
+    assert.ok(seen.has(t as never), `the script exercises ${t} events`);
+  }
+  assert.equal(some.length, full.length);
+  for (let i = 0; i < full.length; i++) {
+    const f = full[i] as (typeof full)[number];
+    for (const r of [some[i], none[i]]) {
+      assert.ok(r);
+      assert.deepEqual(r.persist, f.persist, `persist ops of step ${i}`);
+      assert.deepEqual(r.messages, f.messages, `messages of step ${i}`);
+      assert.deepEqual(r.replies, f.replies, `replies of step ${i}`);
+    }
+    assert.deepEqual(some[i]?.events, f.events.filter((e) => (wanted as readonly string[]).includes(e.type)), `events of step ${i}`);
+    assert.deepEqual(none[i]?.events, []);
+  }
+});
+
+test('the events option rejects an unknown event type', () => {
+  assert.throws(
+    () => new CausalCore({ id: 'node1', nodes, options: { events: ['apply', 'nope' as never] } }),
+    (e: unknown) => isCausewayError(e) && e.code === 'bad-request',
+  );
+});
+
+test('a clock handed out keeps its value when the node clock moves on (copy-on-write)', () => {
+  // vector clocks are values (SPEC §2): a reply's context must not change under the client
+  const c = new CausalCore({ id: 'node1', nodes });
+  const before = c.clock;
+  c.submit({ kind: 'put', reqId: 1, key: 'x', value: 1 });
+  const r1 = c.ready();
+  const reply = r1.replies[0];
+  assert.ok(reply?.ok && reply.kind === 'put');
+  const sendClock = r1.events.find((e) => e.type === 'send');
+  assert.ok(sendClock?.type === 'send');
+  c.receive('node2', write('node2', { node2: 1 }, 'y', 2));
+  c.submit({ kind: 'put', reqId: 2, key: 'x', value: 3 });
+  const r2 = c.ready();
+  assert.deepEqual(before, { node1: 0, node2: 0, node3: 0 });
+  assert.deepEqual(reply.context, { node1: 1, node2: 0, node3: 0 });
+  assert.deepEqual(sendClock.nodeClock, { node1: 1, node2: 0, node3: 0 });
+  assert.deepEqual(c.clock, { node1: 2, node2: 1, node3: 0 });
+  const applies = r2.events.filter((e) => e.type === 'apply').map((e) => (e.type === 'apply' ? e.nodeClock : null));
+  assert.deepEqual(applies, [{ node1: 1, node2: 1, node3: 0 }, { node1: 2, node2: 1, node3: 0 }]);
+});

@@ -13,16 +13,18 @@ import type { VectorClock } from '../../clocks/vector.js';
 import { assertNever, invariant } from '../../core/assert.js';
 import { CausewayError } from '../../core/errors.js';
 import type { KvOp, KvReply } from '../kv-types.js';
-import type {
-  BufferedInfo,
-  CausalEvent,
-  CausalMsg,
-  CausalPeerStatus,
-  CausalStatus,
-  CausalWrite,
-  SyncReason,
-  Version,
-  WriteRef,
+import {
+  CAUSAL_EVENT_TYPES,
+  type BufferedInfo,
+  type CausalEvent,
+  type CausalEventType,
+  type CausalMsg,
+  type CausalPeerStatus,
+  type CausalStatus,
+  type CausalWrite,
+  type SyncReason,
+  type Version,
+  type WriteRef,
 } from './types.js';
 
 export interface CausalOptions {
@@ -44,6 +46,13 @@ export interface CausalOptions {
    * never noticed by the peer); 0: never.
    */
   readonly repairAfterTicks: number;
+  /**
+   * Which events this core publishes: 'all' (the default: the runtime's logs, the dashboard and
+   * ShiViz need them), or only the listed types — a driver that reads a few event types (the
+   * simulator's oracle) skips building the others. Behaviour is the same either way: events are
+   * outputs only.
+   */
+  readonly events: 'all' | readonly CausalEventType[];
 }
 
 export const DEFAULT_CAUSAL_OPTIONS: Readonly<CausalOptions> = Object.freeze({
@@ -54,6 +63,7 @@ export const DEFAULT_CAUSAL_OPTIONS: Readonly<CausalOptions> = Object.freeze({
   syncBatchSize: 1000,
   maxWaitingOps: 10_000,
   repairAfterTicks: 30,
+  events: 'all',
 });
 
 export interface CausalInit {
@@ -155,6 +165,21 @@ function checkOptions(o: CausalOptions): void {
   for (const k of ['ackEveryTicks', 'resyncAfterTicks', 'repairAfterTicks'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 0) throw new CausewayError('bad-request', `option ${k} must be a non-negative integer`);
   }
+  if (o.events !== 'all') {
+    if (!Array.isArray(o.events)) throw new CausewayError('bad-request', `option events must be 'all' or a list of event types`);
+    for (const t of o.events) {
+      if (!CAUSAL_EVENT_TYPES.includes(t)) throw new CausewayError('bad-request', `option events: unknown event type ${String(t)}`);
+    }
+  }
+}
+
+/** Which event types a core publishes: one flag per type. */
+type EventMask = Readonly<Record<CausalEventType, boolean>>;
+
+function eventMask(events: CausalOptions['events']): EventMask {
+  const mask = {} as Record<CausalEventType, boolean>;
+  for (const t of CAUSAL_EVENT_TYPES) mask[t] = events === 'all' || events.includes(t);
+  return Object.freeze(mask);
 }
 
 export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, CausalEvent> {
@@ -163,8 +188,18 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   readonly options: Readonly<CausalOptions>;
   readonly #peers: readonly NodeId[];
 
-  /** This node's vector clock (mutated in place; copied when handed out). */
+  /** This node's vector clock (mutated in place; handed out as the frozen snapshot below). */
   readonly #clock: Record<NodeId, number>;
+  /**
+   * Copy-on-write: a copy of #clock, made when first handed out after a change and shared by
+   * everything handed out until the next change (events, replies, messages, persisted meta). Like
+   * a write's clock (shared by its log entry, stored version, messages and reply), it is never
+   * mutated by anyone: handed-out clocks are immutable values (VectorClock is Readonly), and the
+   * simulator's freezeMessages mode deep-freezes what cores send and persist to catch a mutation.
+   * Object.freeze here would be a runtime call per change, a measurable share of a simulation.
+   */
+  #snapshot: VectorClock | null = null;
+  readonly #want: EventMask;
   #lamport = 0;
   /** Number of writes applied (sum of the clock): cheap "did the clock change" test. */
   #applied = 0;
@@ -204,6 +239,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     const options = { ...DEFAULT_CAUSAL_OPTIONS, ...init.options };
     checkOptions(options);
     this.options = Object.freeze(options);
+    this.#want = eventMask(options.events);
     this.#peers = Object.freeze(this.nodes.filter((n) => n !== init.id));
     this.#clock = {};
     for (const n of this.nodes) this.#clock[n] = 0;
@@ -221,6 +257,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     for (const [k, v] of snapshot.entries(SPACE_META)) {
       if (k === META_CLOCK) {
         for (const [n, c] of Object.entries(v as VectorClock)) this.#clock[n] = c;
+        this.#snapshot = null;
       } else if (k === META_LAMPORT) {
         this.#lamport = v as number;
       }
@@ -253,7 +290,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
         return;
       }
       this.#waitingOps.push({ op, deadline: this.#now + this.options.contextWaitTicks });
-      this.#events.push({ type: 'context-wait', node: this.id, reqId: op.reqId, ctx: op.ctx, nodeClock: this.#clockCopy() });
+      if (this.#want['context-wait']) this.#events.push({ type: 'context-wait', node: this.id, reqId: op.reqId, ctx: op.ctx, nodeClock: this.#clockCopy() });
       return;
     }
     this.#serve(op);
@@ -262,23 +299,23 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   receive(from: NodeId, msg: CausalMsg): void {
     switch (msg.type) {
       case 'write':
-        this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'write', count: 1, nodeClock: this.#clockCopy(), write: writeRef(msg.write) });
+        if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'write', count: 1, nodeClock: this.#clockCopy(), write: writeRef(msg.write) });
         this.#onWrite(from, msg.write);
         this.#afterWrites();
         return;
       case 'writes':
-        this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'writes', count: msg.writes.length, nodeClock: this.#clockCopy() });
+        if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'writes', count: msg.writes.length, nodeClock: this.#clockCopy() });
         for (const w of msg.writes) this.#onWrite(from, w);
         this.#afterWrites();
         return;
       case 'sync':
-        this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'sync', count: 0, nodeClock: this.#clockCopy() });
+        if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'sync', count: 0, nodeClock: this.#clockCopy() });
         // A sync request carries the requester's applied (and persisted) clock: it is an ack too.
         this.#onAcked(from, msg.clock);
         this.#answerSync(from, msg.clock);
         return;
       case 'ack':
-        this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'ack', count: 0, nodeClock: this.#clockCopy() });
+        if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'ack', count: 0, nodeClock: this.#clockCopy() });
         this.#onAcked(from, msg.clock);
         return;
       default:
@@ -297,7 +334,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     }
     this.#down.add(peer);
     this.#resyncNeeded.delete(peer); // the sync on reconnection covers it
-    if (this.#paused.delete(peer)) {
+    if (this.#paused.delete(peer) && this.#want.backpressure) {
       this.#events.push({ type: 'backpressure', node: this.id, peer, action: 'resume', buffered: this.#buffer.size, detail: 'link down' });
     }
     this.#checkStuck();
@@ -445,6 +482,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   #localWrite(reqId: number, key: string, value: unknown, deleted: boolean): void {
     this.#clock[this.id] = (this.#clock[this.id] ?? 0) + 1;
+    this.#snapshot = null;
     this.#lamport += 1;
     const clock: VectorClock = this.#clockCopy();
     const w: CausalWrite = { origin: this.id, clock, lamport: this.#lamport, key, value: deleted ? null : value, deleted };
@@ -516,7 +554,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       }
       const ctx = w.op.ctx ?? {};
       const nodeClock = this.#clockCopy();
-      this.#events.push({ type: 'context-timeout', node: this.id, reqId: w.op.reqId, ctx, nodeClock });
+      if (this.#want['context-timeout']) this.#events.push({ type: 'context-timeout', node: this.id, reqId: w.op.reqId, ctx, nodeClock });
       this.#replies.push({
         reqId: w.op.reqId,
         ok: false,
@@ -545,12 +583,12 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #onWrite(from: NodeId, w: CausalWrite): void {
     const seq = seqOf(w);
     if (seq <= (this.#clock[w.origin] ?? 0)) {
-      this.#events.push({ type: 'duplicate', node: this.id, peer: from, origin: w.origin, seq, clock: w.clock, key: w.key, why: 'applied' });
+      if (this.#want.duplicate) this.#events.push({ type: 'duplicate', node: this.id, peer: from, origin: w.origin, seq, clock: w.clock, key: w.key, why: 'applied' });
       return;
     }
     const id = waitKey(w.origin, seq);
     if (this.#buffer.has(id)) {
-      this.#events.push({ type: 'duplicate', node: this.id, peer: from, origin: w.origin, seq, clock: w.clock, key: w.key, why: 'buffered' });
+      if (this.#want.duplicate) this.#events.push({ type: 'duplicate', node: this.id, peer: from, origin: w.origin, seq, clock: w.clock, key: w.key, why: 'buffered' });
       return;
     }
     const miss = this.#missing(w, seq);
@@ -563,14 +601,16 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       // Full: do not grow. This copy is not lost: `from` holds it in its replication log (it only
       // sends what it applied or originated) until we acknowledge it, so a re-sync fetches it again.
       this.#resyncNeeded.add(from);
-      this.#events.push({
-        type: 'backpressure',
-        node: this.id,
-        peer: from,
-        action: 'overflow',
-        buffered: this.#buffer.size,
-        detail: `buffer full: ${w.origin}#${seq} turned away, will re-sync from ${from}`,
-      });
+      if (this.#want.backpressure) {
+        this.#events.push({
+          type: 'backpressure',
+          node: this.id,
+          peer: from,
+          action: 'overflow',
+          buffered: this.#buffer.size,
+          detail: `buffer full: ${w.origin}#${seq} turned away, will re-sync from ${from}`,
+        });
+      }
       this.#pause(from);
       this.#checkStuck();
       return;
@@ -578,17 +618,19 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     const b: Buffered = { write: w, from, seq, id, wait: miss };
     this.#buffer.set(id, b);
     this.#index(b);
-    this.#events.push({
-      type: 'buffer',
-      node: this.id,
-      peer: from,
-      origin: w.origin,
-      seq,
-      clock: w.clock,
-      key: w.key,
-      waitingFor: { node: miss[0], seq: miss[1] },
-      buffered: this.#buffer.size,
-    });
+    if (this.#want.buffer) {
+      this.#events.push({
+        type: 'buffer',
+        node: this.id,
+        peer: from,
+        origin: w.origin,
+        seq,
+        clock: w.clock,
+        key: w.key,
+        waitingFor: { node: miss[0], seq: miss[1] },
+        buffered: this.#buffer.size,
+      });
+    }
     if (this.#buffer.size >= this.options.bufferLimit) {
       this.#pause(from);
       this.#checkStuck();
@@ -633,6 +675,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   }
 
   #deliver(from: NodeId, w: CausalWrite, seq: number, fromBuffer: boolean): void {
+    if (!this.#want.deliver) {
+      this.#apply(w, false);
+      this.#lastProgress = this.#now;
+      return;
+    }
     const event: Extract<CausalEvent, { type: 'deliver' }> = {
       type: 'deliver',
       node: this.id,
@@ -654,7 +701,10 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   /** Apply a write whose dependencies are all applied: clock, Lamport, log, key state. */
   #apply(w: CausalWrite, local: boolean): void {
     const seq = seqOf(w);
-    if (!local) this.#clock[w.origin] = seq; // delivery rule: every other entry is already <=
+    if (!local) {
+      this.#clock[w.origin] = seq; // delivery rule: every other entry is already <=
+      this.#snapshot = null;
+    }
     this.#applied += 1;
     if (w.lamport > this.#lamport) this.#lamport = w.lamport;
     this.#clockDirty = true;
@@ -686,20 +736,22 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     }
     this.#store.set(w.key, next);
     this.#dirtyKeys.add(w.key);
-    this.#events.push({
-      type: 'apply',
-      node: this.id,
-      origin: w.origin,
-      seq,
-      clock: w.clock,
-      lamport: w.lamport,
-      key: w.key,
-      deleted: w.deleted,
-      local,
-      siblings: next.length,
-      nodeClock: this.#clockCopy(),
-    });
-    if (next.length > 1) {
+    if (this.#want.apply) {
+      this.#events.push({
+        type: 'apply',
+        node: this.id,
+        origin: w.origin,
+        seq,
+        clock: w.clock,
+        lamport: w.lamport,
+        key: w.key,
+        deleted: w.deleted,
+        local,
+        siblings: next.length,
+        nodeClock: this.#clockCopy(),
+      });
+    }
+    if (next.length > 1 && this.#want.conflict) {
       this.#events.push({
         type: 'conflict',
         node: this.id,
@@ -714,7 +766,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     if (this.#paused.size > 0 && this.#buffer.size <= Math.floor(this.options.bufferLimit / 2)) {
       for (const p of [...this.#paused].sort()) {
         this.#paused.delete(p);
-        this.#events.push({ type: 'backpressure', node: this.id, peer: p, action: 'resume', buffered: this.#buffer.size, detail: 'buffer drained to half' });
+        if (this.#want.backpressure) this.#events.push({ type: 'backpressure', node: this.id, peer: p, action: 'resume', buffered: this.#buffer.size, detail: 'buffer drained to half' });
       }
       for (const p of [...this.#resyncNeeded].sort()) this.#sendSync(p, 'overflow');
       this.#resyncNeeded.clear();
@@ -726,7 +778,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #pause(peer: NodeId): void {
     if (this.#paused.has(peer)) return;
     this.#paused.add(peer);
-    this.#events.push({ type: 'backpressure', node: this.id, peer, action: 'pause', buffered: this.#buffer.size, detail: 'buffer full: stop reading this link' });
+    if (this.#want.backpressure) this.#events.push({ type: 'backpressure', node: this.id, peer, action: 'pause', buffered: this.#buffer.size, detail: 'buffer full: stop reading this link' });
   }
 
   /**
@@ -752,9 +804,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     const shed = this.#buffer.size;
     this.#buffer.clear();
     this.#waiting.clear();
-    this.#events.push({ type: 'backpressure', node: this.id, action: 'shed', buffered: 0, detail: `${why}: shed ${shed} buffered writes, re-syncing` });
-    for (const p of [...this.#paused].sort()) {
-      this.#events.push({ type: 'backpressure', node: this.id, peer: p, action: 'resume', buffered: 0, detail: 'buffer shed' });
+    if (this.#want.backpressure) {
+      this.#events.push({ type: 'backpressure', node: this.id, action: 'shed', buffered: 0, detail: `${why}: shed ${shed} buffered writes, re-syncing` });
+      for (const p of [...this.#paused].sort()) {
+        this.#events.push({ type: 'backpressure', node: this.id, peer: p, action: 'resume', buffered: 0, detail: 'buffer shed' });
+      }
     }
     this.#paused.clear();
     this.#resyncNeeded.clear();
@@ -767,7 +821,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #sendSync(peer: NodeId, reason: SyncReason): void {
     const clock = this.#clockCopy();
     this.#lastAckSent.set(peer, this.#applied); // a sync request acknowledges our clock too
-    this.#events.push({ type: 'sync', node: this.id, peer, direction: 'request', clock, count: 0, reason });
+    if (this.#want.sync) this.#events.push({ type: 'sync', node: this.id, peer, direction: 'request', clock, count: 0, reason });
     this.#send(peer, { type: 'sync', clock }, 0);
   }
 
@@ -787,7 +841,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       }
     }
     lack.sort((a, b) => a.total - b.total || (a.w.origin < b.w.origin ? -1 : a.w.origin > b.w.origin ? 1 : 0) || a.seq - b.seq);
-    this.#events.push({ type: 'sync', node: this.id, peer, direction: 'reply', clock: theirs, count: lack.length });
+    if (this.#want.sync) this.#events.push({ type: 'sync', node: this.id, peer, direction: 'reply', clock: theirs, count: lack.length });
     const size = this.options.syncBatchSize;
     for (let i = 0; i < lack.length; i += size) {
       const writes = lack.slice(i, i + size).map((x) => x.w);
@@ -843,7 +897,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     }
     if (removed === 0) return;
     this.#logLength -= removed;
-    this.#events.push({ type: 'compact', node: this.id, removed, upTo, logLength: this.#logLength });
+    if (this.#want.compact) this.#events.push({ type: 'compact', node: this.id, removed, upTo, logLength: this.#logLength });
   }
 
   #lagOf(acked: VectorClock): number {
@@ -864,13 +918,15 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   #send(to: NodeId, msg: CausalMsg, count: number): void {
     this.#messages.push({ to, msg });
+    if (!this.#want.send) return;
     const event: CausalEvent = { type: 'send', node: this.id, peer: to, msg: msg.type, count, nodeClock: this.#clockCopy() };
     if (msg.type === 'write') event.write = writeRef(msg.write);
     this.#events.push(event);
   }
 
-  #clockCopy(): Record<NodeId, number> {
-    return { ...this.#clock };
+  /** The clock as handed out: the shared snapshot (copy-on-write; see #snapshot). */
+  #clockCopy(): VectorClock {
+    return (this.#snapshot ??= { ...this.#clock });
   }
 }
 

@@ -65,7 +65,9 @@ function render(blocks: Block[], outputs: string[]): string {
   return blocks.map((b, i) => [...b.comments, b.command, '----', outputs[i]].join('\n')).join('\n\n') + '\n';
 }
 
-const OPTION_NAMES: Record<string, keyof CausalOptions> = {
+type NumericOption = Exclude<keyof CausalOptions, 'events'>;
+
+const OPTION_NAMES: Record<string, NumericOption> = {
   'buffer-limit': 'bufferLimit',
   'context-wait': 'contextWaitTicks',
   'ack-every': 'ackEveryTicks',
@@ -176,7 +178,7 @@ class Harness {
     const plain = args.filter((x) => !x.includes('='));
     switch (cmd) {
       case 'add-nodes': {
-        const options: Partial<Record<keyof CausalOptions, number>> = {};
+        const options: Partial<Record<NumericOption, number>> = {};
         for (const x of args.slice(1)) {
           const [k, v] = x.split('=');
           const name = OPTION_NAMES[k ?? ''];

@@ -131,6 +131,25 @@ export type CausalEvent =
 
 export type CausalEventType = CausalEvent['type'];
 
+/** Every event type (a Record, so adding an event type without listing it here does not compile). */
+const EVENT_TYPES: Readonly<Record<CausalEventType, true>> = {
+  send: true,
+  receive: true,
+  buffer: true,
+  deliver: true,
+  apply: true,
+  duplicate: true,
+  conflict: true,
+  sync: true,
+  compact: true,
+  backpressure: true,
+  'context-wait': true,
+  'context-timeout': true,
+};
+
+/** Every event type, in declaration order (for options that select some of them). */
+export const CAUSAL_EVENT_TYPES: readonly CausalEventType[] = Object.freeze(Object.keys(EVENT_TYPES) as CausalEventType[]);
+
 /** Per-peer view for /v1/status. */
 export interface CausalPeerStatus {
   /** The latest clock the peer acknowledged (ack or sync request). */
