@@ -2,6 +2,10 @@
  * The simulator's agenda: a binary min-heap of events keyed by (time, seq). `seq` is the order of
  * scheduling, so two events at the same virtual instant run in the order they were scheduled —
  * a deterministic tie-break that keeps one seed → one run (ARCHITECTURE.md §4 rule 2).
+ *
+ * The keys live in their own arrays beside the items: the items are of many shapes (one per kind
+ * of simulator event), and comparing keys read from them would be megamorphic property loads on
+ * every step of every sift; reading plain number arrays is not.
  */
 export interface Scheduled {
   /** Virtual time, integer nanoseconds. */
@@ -11,55 +15,82 @@ export interface Scheduled {
 }
 
 export class EventQueue<T extends Scheduled> {
-  readonly #heap: T[] = [];
-  #seq = 0;
+  readonly #items: T[] = [];
+  readonly #at: number[] = [];
+  readonly #seq: number[] = [];
+  #seqNext = 0;
 
   get size(): number {
-    return this.#heap.length;
+    return this.#items.length;
   }
 
   push(item: T): void {
-    item.seq = this.#seq++;
-    const h = this.#heap;
-    h.push(item);
-    let i = h.length - 1;
+    const seq = this.#seqNext++;
+    item.seq = seq;
+    const at = item.at;
+    const items = this.#items;
+    const ats = this.#at;
+    const seqs = this.#seq;
+    let i = items.length;
+    items.push(item);
+    ats.push(at);
+    seqs.push(seq);
     while (i > 0) {
       const p = (i - 1) >> 1;
-      const parent = h[p] as T;
-      if (!before(item, parent)) break;
-      h[i] = parent;
+      const pa = ats[p] as number;
+      // seq grows with every push: the new item ties its parent only by time, and then comes after
+      if (pa <= at) break;
+      items[i] = items[p] as T;
+      ats[i] = pa;
+      seqs[i] = seqs[p] as number;
       i = p;
     }
-    h[i] = item;
+    items[i] = item;
+    ats[i] = at;
+    seqs[i] = seq;
   }
 
   peek(): T | undefined {
-    return this.#heap[0];
+    return this.#items[0];
   }
 
   pop(): T | undefined {
-    const h = this.#heap;
-    const top = h[0];
-    const last = h.pop();
-    if (top === undefined || last === undefined || h.length === 0) return top;
-    const n = h.length;
+    const items = this.#items;
+    const top = items[0];
+    if (top === undefined) return undefined;
+    const ats = this.#at;
+    const seqs = this.#seq;
+    const last = items.pop() as T;
+    const lastAt = ats.pop() as number;
+    const lastSeq = seqs.pop() as number;
+    const n = items.length;
+    if (n === 0) return top;
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
       let c = l;
-      if (r < n && before(h[r] as T, h[l] as T)) c = r;
-      const child = h[c] as T;
-      if (!before(child, last)) break;
-      h[i] = child;
+      let ca = ats[l] as number;
+      let cs = seqs[l] as number;
+      if (r < n) {
+        const ra = ats[r] as number;
+        const rs = seqs[r] as number;
+        if (ra < ca || (ra === ca && rs < cs)) {
+          c = r;
+          ca = ra;
+          cs = rs;
+        }
+      }
+      if (!(ca < lastAt || (ca === lastAt && cs < lastSeq))) break;
+      items[i] = items[c] as T;
+      ats[i] = ca;
+      seqs[i] = cs;
       i = c;
     }
-    h[i] = last;
+    items[i] = last;
+    ats[i] = lastAt;
+    seqs[i] = lastSeq;
     return top;
   }
-}
-
-function before(a: Scheduled, b: Scheduled): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
