@@ -79,9 +79,13 @@ export const SPACE_META = 'meta';
 export const META_CLOCK = 'clock';
 export const META_LAMPORT = 'lamport';
 
+/** Zero runs by length, 0..16: padding without building a padded copy per key. */
+const ZEROS: readonly string[] = Array.from({ length: 17 }, (_, i) => '0'.repeat(i));
+
 /** Replication-log key: origin, then the zero-padded sequence number, so keys sort by seq. */
 export function logKey(origin: NodeId, seq: number): string {
-  return `${origin}/${String(seq).padStart(16, '0')}`;
+  const digits = String(seq);
+  return digits.length >= 16 ? `${origin}/${digits}` : `${origin}/${ZEROS[16 - digits.length] as string}${digits}`;
 }
 
 /** Stored value of a key in the 'kv' space. */
@@ -90,6 +94,7 @@ export interface StoredKey {
 }
 
 interface OriginLog {
+  readonly origin: NodeId;
   /** Sequence number just below the first entry held (entries before it were compacted). */
   base: number;
   /** Index in `entries` of the entry with seq base + 1. */
@@ -157,6 +162,23 @@ export function versionOrder(a: Version, b: Version): number {
   return a.origin < b.origin ? 1 : a.origin > b.origin ? -1 : 0;
 }
 
+/**
+ * Sorts siblings in place by versionOrder: an insertion sort (stable, as Array.prototype.sort is,
+ * so the order is the same), without the work arrays a library sort allocates per call — sibling
+ * lists are a handful of versions, sorted on every conflicting write.
+ */
+function sortVersions(vs: Version[]): void {
+  for (let i = 1; i < vs.length; i++) {
+    const v = vs[i] as Version;
+    let j = i - 1;
+    while (j >= 0 && versionOrder(vs[j] as Version, v) > 0) {
+      vs[j + 1] = vs[j] as Version;
+      j--;
+    }
+    vs[j + 1] = v;
+  }
+}
+
 function checkOptions(o: CausalOptions): void {
   const positive = ['bufferLimit', 'syncBatchSize', 'contextWaitTicks', 'maxWaitingOps'] as const;
   for (const k of positive) {
@@ -205,6 +227,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #applied = 0;
   readonly #store = new Map<string, readonly Version[]>();
   readonly #log = new Map<NodeId, OriginLog>();
+  /** The same logs in the map's (insertion) order, for loops that visit them all. */
+  readonly #logs: OriginLog[] = [];
   #logLength = 0;
 
   readonly #buffer = new Map<string, Buffered>();
@@ -214,6 +238,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   /** Peers whose writes were turned away while the buffer was full: re-sync them on resume. */
   readonly #resyncNeeded = new Set<NodeId>();
   readonly #down = new Set<NodeId>();
+  /** #peers without #down, rebuilt only when #down changes (never mutated once handed out). */
+  #live: readonly NodeId[];
   readonly #acked = new Map<NodeId, Record<NodeId, number>>();
   readonly #lastAckSent = new Map<NodeId, number>();
   /** Tick at which each peer's acknowledged clock last advanced (or we last repaired it). */
@@ -241,6 +267,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     this.options = Object.freeze(options);
     this.#want = eventMask(options.events);
     this.#peers = Object.freeze(this.nodes.filter((n) => n !== init.id));
+    this.#live = this.#peers;
     this.#clock = {};
     for (const n of this.nodes) this.#clock[n] = 0;
     for (const p of this.#peers) this.#acked.set(p, {});
@@ -276,7 +303,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       const first = seqOf(list[0] as CausalWrite);
       list.forEach((w, i) => invariant(seqOf(w) === first + i, `replication log of ${origin} is not contiguous`));
       invariant(first + list.length - 1 === (this.#clock[origin] ?? 0), `replication log of ${origin} does not end at the clock`);
-      this.#log.set(origin, { base: first - 1, head: 0, entries: list });
+      this.#addLog({ origin, base: first - 1, head: 0, entries: list });
       this.#logLength += list.length;
     }
   }
@@ -326,13 +353,16 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   linkChanged(peer: NodeId, up: boolean): void {
     if (peer === this.id) return;
     if (up) {
-      this.#down.delete(peer);
+      if (this.#down.delete(peer)) this.#live = this.#peers.filter((p) => !this.#down.has(p));
       this.#lastAckSent.delete(peer);
       // Anti-entropy (SPEC §2): both sides send their clock; each answers with what the other lacks.
       this.#sendSync(peer, 'link-up');
       return;
     }
-    this.#down.add(peer);
+    if (!this.#down.has(peer)) {
+      this.#down.add(peer);
+      this.#live = this.#peers.filter((p) => !this.#down.has(p));
+    }
     this.#resyncNeeded.delete(peer); // the sync on reconnection covers it
     if (this.#paused.delete(peer) && this.#want.backpressure) {
       this.#events.push({ type: 'backpressure', node: this.id, peer, action: 'resume', buffered: this.#buffer.size, detail: 'link down' });
@@ -453,8 +483,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   /** Replication-log entries held, per origin: [first seq, last seq] (empty when first > last). */
   logRanges(): Record<NodeId, [number, number]> {
     const out: Record<NodeId, [number, number]> = {};
-    for (const [o, l] of [...this.#log.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      out[o] = [l.base + 1, l.base + l.entries.length - l.head];
+    for (const l of [...this.#logs].sort((a, b) => (a.origin < b.origin ? -1 : 1))) {
+      out[l.origin] = [l.base + 1, l.base + l.entries.length - l.head];
     }
     return out;
   }
@@ -710,7 +740,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     this.#clockDirty = true;
 
     let log = this.#log.get(w.origin);
-    if (!log) this.#log.set(w.origin, (log = { base: seq - 1, head: 0, entries: [] }));
+    if (!log) this.#addLog((log = { origin: w.origin, base: seq - 1, head: 0, entries: [] }));
     invariant(log.base + log.entries.length - log.head + 1 === seq, `log of ${w.origin} out of sequence at ${seq}`);
     log.entries.push(w);
     this.#logLength += 1;
@@ -732,7 +762,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
         next.push(v);
       }
       if (!obsolete) next.push(mine);
-      if (next.length > 1) next.sort(versionOrder);
+      if (next.length > 1) sortVersions(next);
     }
     this.#store.set(w.key, next);
     this.#dirtyKeys.add(w.key);
@@ -832,7 +862,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    */
   #answerSync(peer: NodeId, theirs: VectorClock): void {
     const lack: { w: CausalWrite; total: number; seq: number }[] = [];
-    for (const [origin, log] of this.#log) {
+    for (const log of this.#logs) {
+      const origin = log.origin;
       const have = theirs[origin] ?? 0;
       const last = log.base + log.entries.length - log.head;
       for (let s = Math.max(have, log.base) + 1; s <= last; s++) {
@@ -878,7 +909,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #compact(): void {
     let removed = 0;
     const upTo: Record<NodeId, number> = {};
-    for (const [origin, log] of this.#log) {
+    for (const log of this.#logs) {
+      const origin = log.origin;
       const last = log.base + log.entries.length - log.head;
       let min = last;
       for (const p of this.#peers) min = Math.min(min, this.#acked.get(p)?.[origin] ?? 0);
@@ -902,9 +934,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   #lagOf(acked: VectorClock): number {
     let lag = 0;
-    for (const [origin, log] of this.#log) {
+    for (const log of this.#logs) {
       const last = log.base + log.entries.length - log.head;
-      const have = Math.max(acked[origin] ?? 0, log.base);
+      const have = Math.max(acked[log.origin] ?? 0, log.base);
       if (last > have) lag += last - have;
     }
     return lag;
@@ -912,8 +944,13 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   // ---- helpers ----
 
-  #livePeers(): NodeId[] {
-    return this.#down.size === 0 ? (this.#peers as NodeId[]) : this.#peers.filter((p) => !this.#down.has(p));
+  #livePeers(): readonly NodeId[] {
+    return this.#live;
+  }
+
+  #addLog(log: OriginLog): void {
+    this.#log.set(log.origin, log);
+    this.#logs.push(log);
   }
 
   #send(to: NodeId, msg: CausalMsg, count: number): void {
