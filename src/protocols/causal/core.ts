@@ -100,6 +100,8 @@ interface OriginLog {
   /** Index in `entries` of the entry with seq base + 1. */
   head: number;
   entries: CausalWrite[];
+  /** logKey of each entry (same indexing): compaction deletes by the very strings it put. */
+  keys: string[];
 }
 
 interface Buffered {
@@ -303,7 +305,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       const first = seqOf(list[0] as CausalWrite);
       list.forEach((w, i) => invariant(seqOf(w) === first + i, `replication log of ${origin} is not contiguous`));
       invariant(first + list.length - 1 === (this.#clock[origin] ?? 0), `replication log of ${origin} does not end at the clock`);
-      this.#addLog({ origin, base: first - 1, head: 0, entries: list });
+      this.#addLog({ origin, base: first - 1, head: 0, entries: list, keys: list.map((w) => logKey(origin, seqOf(w))) });
       this.#logLength += list.length;
     }
   }
@@ -740,11 +742,13 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     this.#clockDirty = true;
 
     let log = this.#log.get(w.origin);
-    if (!log) this.#addLog((log = { origin: w.origin, base: seq - 1, head: 0, entries: [] }));
+    if (!log) this.#addLog((log = { origin: w.origin, base: seq - 1, head: 0, entries: [], keys: [] }));
     invariant(log.base + log.entries.length - log.head + 1 === seq, `log of ${w.origin} out of sequence at ${seq}`);
+    const key = logKey(w.origin, seq);
     log.entries.push(w);
+    log.keys.push(key);
     this.#logLength += 1;
-    this.#persist.push({ kind: 'put', space: SPACE_LOG, key: logKey(w.origin, seq), value: w });
+    this.#persist.push({ kind: 'put', space: SPACE_LOG, key, value: w });
 
     // Siblings: drop versions this write dominates; keep concurrent ones (SPEC §2).
     const old = this.#store.get(w.key);
@@ -908,28 +912,34 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   /** Delete log entries every peer has acknowledged (they can never be asked for again). */
   #compact(): void {
     let removed = 0;
-    const upTo: Record<NodeId, number> = {};
-    for (const log of this.#logs) {
+    const upTo: Record<NodeId, number> | null = this.#want.compact ? {} : null;
+    const logs = this.#logs;
+    const peers = this.#peers;
+    for (let li = 0; li < logs.length; li++) {
+      const log = logs[li] as OriginLog;
       const origin = log.origin;
       const last = log.base + log.entries.length - log.head;
       let min = last;
-      for (const p of this.#peers) min = Math.min(min, this.#acked.get(p)?.[origin] ?? 0);
-      upTo[origin] = log.base;
+      for (let pi = 0; pi < peers.length; pi++) min = Math.min(min, this.#acked.get(peers[pi] as NodeId)?.[origin] ?? 0);
+      if (upTo !== null) upTo[origin] = log.base;
       if (min <= log.base) continue;
-      for (let s = log.base + 1; s <= min; s++) this.#persist.push({ kind: 'del', space: SPACE_LOG, key: logKey(origin, s) });
+      for (let i = log.head, end = log.head + min - log.base; i < end; i++) {
+        this.#persist.push({ kind: 'del', space: SPACE_LOG, key: log.keys[i] as string });
+      }
       const n = min - log.base;
       log.head += n;
       log.base = min;
-      upTo[origin] = min;
+      if (upTo !== null) upTo[origin] = min;
       removed += n;
       if (log.head > 1024 && log.head * 2 > log.entries.length) {
         log.entries = log.entries.slice(log.head);
+        log.keys = log.keys.slice(log.head);
         log.head = 0;
       }
     }
     if (removed === 0) return;
     this.#logLength -= removed;
-    if (this.#want.compact) this.#events.push({ type: 'compact', node: this.id, removed, upTo, logLength: this.#logLength });
+    if (upTo !== null) this.#events.push({ type: 'compact', node: this.id, removed, upTo, logLength: this.#logLength });
   }
 
   #lagOf(acked: VectorClock): number {
