@@ -264,3 +264,39 @@ test('a clock handed out keeps its value when the node clock moves on (copy-on-w
   const applies = r2.events.filter((e) => e.type === 'apply').map((e) => (e.type === 'apply' ? e.nodeClock : null));
   assert.deepEqual(applies, [{ node1: 1, node2: 1, node3: 0 }, { node1: 2, node2: 1, node3: 0 }]);
 });
+
+test('a sync reply lists what the requester lacks by clock total, then origin, then sequence number', () => {
+  // SPEC §2 anti-entropy: the reply comes in causal order (a write's causal past has smaller clock sums)
+  const byTotal = (ws: readonly CausalWrite[]): CausalWrite[] => {
+    const total = (w: CausalWrite): number => Object.values(w.clock).reduce((a, b) => a + b, 0);
+    const seq = (w: CausalWrite): number => w.clock[w.origin] ?? 0;
+    return [...ws].sort((a, b) => total(a) - total(b) || (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0) || seq(a) - seq(b));
+  };
+  const syncReply = (c: CausalCore, clock: Record<string, number>): CausalWrite[] => {
+    c.ready();
+    c.receive('node3', { type: 'sync', clock });
+    return c.ready().messages.flatMap((m) => (m.msg.type === 'writes' ? [...m.msg.writes] : []));
+  };
+  // logs as this protocol makes them: interleaved local and remote writes
+  const a = new CausalCore({ id: 'node1', nodes, options: { syncBatchSize: 3 } });
+  a.submit({ kind: 'put', reqId: 1, key: 'x', value: 1 });
+  a.receive('node2', write('node2', { node2: 1 }, 'y', 1));
+  a.receive('node2', write('node2', { node1: 1, node2: 2 }, 'y', 2));
+  a.submit({ kind: 'put', reqId: 2, key: 'x', value: 2 });
+  a.receive('node3', write('node3', { node3: 1 }, 'z', 1));
+  a.submit({ kind: 'put', reqId: 3, key: 'z', value: 2 });
+  const all = syncReply(a, {});
+  assert.equal(all.length, 6);
+  assert.deepEqual(all, byTotal(all));
+  assert.deepEqual(all.map((w) => `${w.origin}#${w.clock[w.origin]}`), ['node1#1', 'node2#1', 'node3#1', 'node2#2', 'node1#2', 'node1#3']);
+  assert.deepEqual(syncReply(a, { node1: 2, node2: 1 }).map((w) => `${w.origin}#${w.clock[w.origin]}`), ['node3#1', 'node2#2', 'node1#3']);
+  // a log whose clock totals go down along it (a peer that forgot part of its clock): still sorted
+  const b = new CausalCore({ id: 'node1', nodes });
+  for (let i = 1; i <= 3; i++) b.receive('node3', write('node3', { node3: i }, 'k', i));
+  b.receive('node2', write('node2', { node2: 1, node3: 3 }, 'k', 'big'));
+  b.receive('node2', write('node2', { node2: 2 }, 'k', 'small'));
+  const odd = syncReply(b, {});
+  assert.equal(odd.length, 5);
+  assert.deepEqual(odd, byTotal(odd));
+  assert.deepEqual(odd.map((w) => `${w.origin}#${w.clock[w.origin]}`), ['node3#1', 'node2#2', 'node3#2', 'node3#3', 'node2#1']);
+});

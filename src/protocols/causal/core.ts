@@ -102,6 +102,8 @@ interface OriginLog {
   entries: CausalWrite[];
   /** logKey of each entry (same indexing): compaction deletes by the very strings it put. */
   keys: string[];
+  /** clockTotal of each entry's clock (same indexing): the anti-entropy order. */
+  totals: number[];
 }
 
 interface Buffered {
@@ -305,7 +307,14 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       const first = seqOf(list[0] as CausalWrite);
       list.forEach((w, i) => invariant(seqOf(w) === first + i, `replication log of ${origin} is not contiguous`));
       invariant(first + list.length - 1 === (this.#clock[origin] ?? 0), `replication log of ${origin} does not end at the clock`);
-      this.#addLog({ origin, base: first - 1, head: 0, entries: list, keys: list.map((w) => logKey(origin, seqOf(w))) });
+      this.#addLog({
+        origin,
+        base: first - 1,
+        head: 0,
+        entries: list,
+        keys: list.map((w) => logKey(origin, seqOf(w))),
+        totals: list.map((w) => clockTotal(w.clock)),
+      });
       this.#logLength += list.length;
     }
   }
@@ -742,11 +751,12 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     this.#clockDirty = true;
 
     let log = this.#log.get(w.origin);
-    if (!log) this.#addLog((log = { origin: w.origin, base: seq - 1, head: 0, entries: [], keys: [] }));
+    if (!log) this.#addLog((log = { origin: w.origin, base: seq - 1, head: 0, entries: [], keys: [], totals: [] }));
     invariant(log.base + log.entries.length - log.head + 1 === seq, `log of ${w.origin} out of sequence at ${seq}`);
     const key = logKey(w.origin, seq);
     log.entries.push(w);
     log.keys.push(key);
+    log.totals.push(clockTotal(w.clock));
     this.#logLength += 1;
     this.#persist.push({ kind: 'put', space: SPACE_LOG, key, value: w });
 
@@ -865,24 +875,76 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    * predecessors all have strictly smaller sums), then origin, then seq.
    */
   #answerSync(peer: NodeId, theirs: VectorClock): void {
-    const lack: { w: CausalWrite; total: number; seq: number }[] = [];
-    for (const log of this.#logs) {
-      const origin = log.origin;
-      const have = theirs[origin] ?? 0;
-      const last = log.base + log.entries.length - log.head;
-      for (let s = Math.max(have, log.base) + 1; s <= last; s++) {
-        const w = log.entries[log.head + s - log.base - 1] as CausalWrite;
-        lack.push({ w, total: clockTotal(w.clock), seq: s });
-      }
+    // Each origin's log is already in that order when its clock totals never decrease along it
+    // (always, for writes made by this protocol: each write's clock dominates the one before it
+    // from the same origin): then a merge of the per-origin runs gives the sorted order without
+    // sorting. Otherwise, sort.
+    const logs = this.#logs;
+    const next: number[] = [];
+    const end: number[] = [];
+    let count = 0;
+    let runsSorted = true;
+    for (let li = 0; li < logs.length; li++) {
+      const log = logs[li] as OriginLog;
+      const have = theirs[log.origin] ?? 0;
+      const first = log.head + Math.max(have, log.base) - log.base;
+      const stop = Math.max(first, log.entries.length);
+      next.push(first);
+      end.push(stop);
+      count += stop - first;
+      const totals = log.totals;
+      for (let i = first + 1; i < stop && runsSorted; i++) if ((totals[i] as number) < (totals[i - 1] as number)) runsSorted = false;
     }
-    lack.sort((a, b) => a.total - b.total || (a.w.origin < b.w.origin ? -1 : a.w.origin > b.w.origin ? 1 : 0) || a.seq - b.seq);
-    if (this.#want.sync) this.#events.push({ type: 'sync', node: this.id, peer, direction: 'reply', clock: theirs, count: lack.length });
+    if (this.#want.sync) this.#events.push({ type: 'sync', node: this.id, peer, direction: 'reply', clock: theirs, count });
+    if (count === 0) return;
+    const lack = runsSorted ? this.#mergeRuns(next, end, count) : this.#sortLack(next, end);
     const size = this.options.syncBatchSize;
     for (let i = 0; i < lack.length; i += size) {
-      const writes = lack.slice(i, i + size).map((x) => x.w);
+      const writes = lack.length <= size ? lack : lack.slice(i, i + size);
       this.#send(peer, { type: 'writes', writes, reason: 'sync' }, writes.length);
     }
   }
+
+  /** Merges the log runs [next[i], end[i]) by (clock total, origin); each run is in that order. */
+  #mergeRuns(next: number[], end: number[], count: number): CausalWrite[] {
+    const logs = this.#logs;
+    const out: CausalWrite[] = [];
+    for (let n = 0; n < count; n++) {
+      let best = -1;
+      let bestTotal = 0;
+      let bestOrigin = '';
+      for (let li = 0; li < logs.length; li++) {
+        const i = next[li] as number;
+        if (i >= (end[li] as number)) continue;
+        const log = logs[li] as OriginLog;
+        const t = log.totals[i] as number;
+        if (best < 0 || t < bestTotal || (t === bestTotal && log.origin < bestOrigin)) {
+          best = li;
+          bestTotal = t;
+          bestOrigin = log.origin;
+        }
+      }
+      const i = next[best] as number;
+      out.push((logs[best] as OriginLog).entries[i] as CausalWrite);
+      next[best] = i + 1;
+    }
+    return out;
+  }
+
+  /** The same order by sorting: clock total, then origin, then sequence number. */
+  #sortLack(next: number[], end: number[]): CausalWrite[] {
+    const lack: { w: CausalWrite; total: number; seq: number }[] = [];
+    const logs = this.#logs;
+    for (let li = 0; li < logs.length; li++) {
+      const log = logs[li] as OriginLog;
+      for (let i = next[li] as number; i < (end[li] as number); i++) {
+        lack.push({ w: log.entries[i] as CausalWrite, total: log.totals[i] as number, seq: log.base + 1 + i - log.head });
+      }
+    }
+    lack.sort((a, b) => a.total - b.total || (a.w.origin < b.w.origin ? -1 : a.w.origin > b.w.origin ? 1 : 0) || a.seq - b.seq);
+    return lack.map((x) => x.w);
+  }
+
 
   #sendAcks(): void {
     let clock: VectorClock | undefined;
@@ -934,6 +996,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       if (log.head > 1024 && log.head * 2 > log.entries.length) {
         log.entries = log.entries.slice(log.head);
         log.keys = log.keys.slice(log.head);
+        log.totals = log.totals.slice(log.head);
         log.head = 0;
       }
     }
