@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 /**
  * Peer-link micro-benchmark: two PeerNetworks in one process over 127.0.0.1.
  *
@@ -123,4 +124,5 @@ for (const r of results) {
       `${String(r.wireMBPerSec).padStart(7)} MB/s wire  ${r.frames} frames for ${r.messages} msgs  rtt p50 ${r.rttP50Us} µs p99 ${r.rttP99Us} µs`,
   );
 }
-console.log(JSON.stringify({ bench: 'peer', size: SIZE, node: process.version, results }));
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/peer.json', JSON.stringify({ bench: 'peer', size: SIZE, node: process.version, results }, null, 2) + '\n');

@@ -1,0 +1,56 @@
+/**
+ * `npm run bench`: runs every benchmark, each in its own process one after another (so they do
+ * not compete for the two cores), then writes bench/results/summary.md and SVG plots from the
+ * JSON each benchmark wrote. `npm run bench -- coap cluster` runs a subset.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { barChart } from './plot.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const OUT = 'bench/results';
+const ALL = ['coap', 'cluster', 'sim', 'check', 'peer'] as const;
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const unknown = wanted.filter((w) => !(ALL as readonly string[]).includes(w));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark ${unknown.join(', ')}; choose from ${ALL.join(', ')}`);
+  process.exit(2);
+}
+const selected = wanted.length > 0 ? wanted : [...ALL];
+mkdirSync(OUT, { recursive: true });
+let failed = 0;
+for (const name of selected) {
+  console.log(`\n=== bench: ${name} ===`);
+  const r = spawnSync(process.execPath, [join(HERE, `${name}.js`)], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    failed++;
+    console.error(`bench ${name} failed (exit ${r.status ?? r.signal})`);
+  }
+}
+
+function load(name: string): Record<string, unknown> | undefined {
+  const p = join(OUT, `${name}.json`);
+  return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>) : undefined;
+}
+
+const md: string[] = ['# Benchmark results', '', `Machine: ${process.arch}, Node ${process.version}, written ${new Date().toISOString()}`, ''];
+const cluster = load('cluster') as { rows?: { target: string; clients: number; putsPerSecond: number; p99Ms: number }[] } | undefined;
+if (cluster?.rows) {
+  md.push('## Cluster (durable PUT /v1/kv, three nodes)', '', '| target | clients | puts/s | p99 ms |', '|---|---:|---:|---:|');
+  for (const r of cluster.rows) md.push(`| ${r.target} | ${r.clients} | ${r.putsPerSecond} | ${r.p99Ms} |`);
+  md.push('', '![cluster](cluster.svg)', '');
+  writeFileSync(
+    join(OUT, 'cluster.svg'),
+    barChart('Durable puts/s by concurrent clients', cluster.rows.map((r) => ({ group: `${r.clients} clients`, series: r.target, value: r.putsPerSecond }))),
+  );
+}
+for (const name of ['coap', 'sim', 'check', 'peer']) {
+  const j = load(name);
+  if (j) md.push(`## ${name}`, '', '```json', JSON.stringify(j, null, 2).slice(0, 4000), '```', '');
+}
+writeFileSync(join(OUT, 'summary.md'), md.join('\n') + '\n');
+console.log(`\nresults: ${OUT}/*.json, ${OUT}/summary.md, ${OUT}/*.svg`);
+process.exit(failed > 0 ? 1 : 0);
