@@ -109,6 +109,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   for (let s = 0; s < nSock; s++) {
     const sock = dgram.createSocket({ type: family, lookup: lookup as unknown as dgram.SocketOptions['lookup'] });
     await new Promise<void>((r) => sock.bind(0, family === 'udp6' ? '::' : '0.0.0.0', () => r()));
+    // a connected socket: no per-send address lookup or route resolution, and only the target's replies
+    await new Promise<void>((r) => sock.connect(o.port, o.host, () => r()));
     try {
       sock.setRecvBufferSize(4 << 20);
     } catch {
@@ -147,7 +149,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const buf = build(mid, token);
     const slot: Slot = { mid, token, sent: process.hrtime.bigint(), deadline: Date.now() + o.ackTimeoutMs, tries: 0, buf };
     S.slots.set(mid, slot);
-    S.sock.send(buf, o.port, o.host);
+    S.sock.send(buf);
   };
 
   let finish: () => void = () => {};
@@ -194,7 +196,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         slot.tries++;
         if (measuring) retransmits++;
         slot.deadline = now + o.ackTimeoutMs * 2 ** slot.tries;
-        S.sock.send(slot.buf, o.port, o.host);
+        S.sock.send(slot.buf);
       }
     });
   }, 5);

@@ -557,3 +557,15 @@ test("'request' events carry the request, the reply and the time taken", async (
   await peer.close();
   await server.close();
 });
+
+// RFC 7252 §5.10.4: Accept names the only Content-Format the client takes
+test('Accept: a success in another Content-Format becomes 4.06', async () => {
+  const { server, port } = await startServer([{ path: 'j', handle: () => ({ code: '2.05', contentFormat: 50, payload: '{}' }) }]);
+  const peer = await rawPeer(port);
+  peer.send({ type: CON, code: GET, token: tok('a'), options: [...path('j'), opt(Opt.ACCEPT, 50)] });
+  assert.equal((await peer.next()).code, 0x45);
+  peer.send({ type: CON, code: GET, token: tok('a'), options: [...path('j'), opt(Opt.ACCEPT, 0)] });
+  assert.equal((await peer.next()).code, 0x86);
+  await peer.close();
+  await server.close();
+});

@@ -6,6 +6,7 @@
 import dgram from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { CausewayError } from '../../core/errors.js';
 import {
   ACK,
@@ -171,6 +172,10 @@ export class CoapClient {
   async #socket(family: 4 | 6): Promise<Socket> {
     const have = this.#sockets.get(family);
     if (have) return have;
+    const bindAddress = this.#o.bindAddress ?? (family === 6 ? '::' : '0.0.0.0');
+    if (isIP(bindAddress) !== 0 && isIP(bindAddress) !== family) {
+      throw new CausewayError('bad-request', `bind address ${bindAddress} cannot reach an IPv${family} target`);
+    }
     const sock = dgram.createSocket(family === 6 ? { type: 'udp6', ipv6Only: false } : { type: 'udp4' });
     this.#sockets.set(family, sock);
     sock.on('message', (msg, rinfo) => {
@@ -185,7 +190,6 @@ export class CoapClient {
     });
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
-      const bindAddress = this.#o.bindAddress ?? (family === 6 ? '::' : '0.0.0.0');
       sock.bind({ port: this.#o.port, address: bindAddress }, () => {
         sock.off('error', reject);
         resolve();

@@ -37,6 +37,7 @@ import {
   szxFor,
   uintLength,
 } from './codec.js';
+import { DedupCache } from './dedup.js';
 import { filterLinks, formatLinks, type LinkDescription } from './link-format.js';
 
 export type CoapMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'FETCH' | 'PATCH' | 'iPATCH';
@@ -164,20 +165,10 @@ function fastLookup(
 
 // ---- duplicate detection -------------------------------------------------------------------------
 
-const ST_DONE = 0;
-const ST_PENDING = 1; // handler running, nothing sent yet
-const ST_PENDING_ACKED = 2; // handler running, empty ACK sent
-
-interface DedupEntry {
-  addr: string;
-  peer: Map<number, DedupEntry>;
-  key: number;
-  expires: number;
-  /** What a duplicate gets: the piggybacked response, or the empty ACK of a separate response. */
-  reply: Buffer | null;
-  size: number;
-  state: number;
-}
+// A request whose handler is still running (async) is not in the DedupCache yet but in
+// #pending, keyed 'address|port|mid'; its state:
+const ST_PENDING = 1; // nothing sent yet
+const ST_PENDING_ACKED = 2; // empty ACK sent: the response goes out as a separate CON
 
 // ---- per-request state ---------------------------------------------------------------------------
 
@@ -215,7 +206,8 @@ class IncomingRequest implements CoapRequest {
 
 interface Ctx {
   req: IncomingRequest;
-  entry: DedupEntry | null;
+  /** ST_PENDING / ST_PENDING_ACKED while an async handler runs; 0 on the synchronous path. */
+  state: number;
   pathKey: string;
   block1: number; // -1 when absent
   block2: number;
@@ -296,11 +288,8 @@ export class CoapServer extends EventEmitter {
   #clock: NodeJS.Timeout | null = null;
 
   // duplicate cache
-  #peers = new Map<string, Map<number, DedupEntry>>();
-  #ring: (DedupEntry | undefined)[];
-  #ringHead = 0;
-  #ringCount = 0;
-  #dedupBytes = 0;
+  #dedup: DedupCache;
+  #pending = new Map<string, Ctx>();
 
   // Block1 reassembly
   #block1 = new Map<string, Block1State>();
@@ -317,7 +306,6 @@ export class CoapServer extends EventEmitter {
 
   // our CON messages in flight, by endpoint|mid
   #outCons = new Map<string, OutCon>();
-  #asyncPending = new Set<Ctx>();
 
   constructor(options: CoapServerOptions = {}) {
     super();
@@ -325,7 +313,7 @@ export class CoapServer extends EventEmitter {
     for (const [k, v] of Object.entries(options)) if (v !== undefined) (o as Record<string, unknown>)[k] = v;
     o.blockSize = 16 << szxFor(o.blockSize);
     this.#o = o;
-    this.#ring = new Array<DedupEntry | undefined>(Math.max(1, o.dedupMaxEntries));
+    this.#dedup = new DedupCache({ maxEntries: o.dedupMaxEntries, maxBytes: o.dedupMaxBytes, lifetimeMs: o.dedupLifetimeMs });
     this.#wellKnown = {
       path: WELL_KNOWN,
       handle: (req) => {
@@ -422,18 +410,15 @@ export class CoapServer extends EventEmitter {
     this.#clock = null;
     for (const c of this.#outCons.values()) if (c.timer) clearTimeout(c.timer);
     this.#outCons.clear();
-    for (const ctx of this.#asyncPending) if (ctx.timer) clearTimeout(ctx.timer);
-    this.#asyncPending.clear();
+    for (const ctx of this.#pending.values()) if (ctx.timer) clearTimeout(ctx.timer);
+    this.#pending.clear();
     this.#observers.clear();
     this.#observerCount = 0;
     this.#nonNotifyMids.clear();
     this.#block1.clear();
     this.#block1Bytes = 0;
     this.#b2kept.clear();
-    this.#peers.clear();
-    this.#ring.fill(undefined);
-    this.#ringCount = 0;
-    this.#dedupBytes = 0;
+    this.#dedup.clear();
     if (!sock) return Promise.resolve();
     return new Promise((resolve) => sock.close(() => resolve()));
   }
@@ -441,8 +426,8 @@ export class CoapServer extends EventEmitter {
   /** Counters for tests, benchmarks and the dashboard. */
   stats(): { dedupEntries: number; dedupBytes: number; block1States: number; block1Bytes: number; observers: number; outstandingCon: number } {
     return {
-      dedupEntries: this.#ringCount,
-      dedupBytes: this.#dedupBytes,
+      dedupEntries: this.#dedup.size,
+      dedupBytes: this.#dedup.bytes,
       block1States: this.#block1.size,
       block1Bytes: this.#block1Bytes,
       observers: this.#observerCount,
@@ -452,8 +437,7 @@ export class CoapServer extends EventEmitter {
 
   #tick(): void {
     this.#now = Date.now();
-    // expire duplicate-cache entries from the head of the ring
-    this.#expireDedup();
+    this.#dedup.expire(this.#now);
     // expire idle Block1 uploads (insertion order ≈ age; refreshed states are re-inserted)
     for (const st of this.#block1.values()) {
       if (st.expires > this.#now) break;
@@ -620,41 +604,37 @@ export class CoapServer extends EventEmitter {
     }
 
     // ---- duplicate detection (§4.5): same endpoint + message ID → answer from the cache ----
-    let peer = this.#peers.get(rinfo.address);
-    const dkey = rinfo.port * 65536 + mid;
-    if (peer !== undefined) {
-      const e = peer.get(dkey);
-      if (e !== undefined) {
-        if (type === CON) {
-          if (e.reply !== null) this.#send(e.reply, rinfo.port, rinfo.address);
-          else if (e.state === ST_PENDING) {
-            // the client is retransmitting while a slow handler runs: ACK now, respond separately
-            e.state = ST_PENDING_ACKED;
-            e.reply = emptyMessage(ACK, mid);
-            this.#send(e.reply, rinfo.port, rinfo.address);
-          }
-        }
-        return; // a duplicate NON is silently ignored (§4.5)
+    const slot = this.#dedup.find(rinfo.address, rinfo.port, mid);
+    if (slot >= 0) {
+      if (type === CON) {
+        const r = this.#dedup.reply(slot);
+        if (r !== null) this.#send(r, rinfo.port, rinfo.address);
       }
-    } else {
-      peer = new Map();
-      this.#peers.set(rinfo.address, peer);
+      return; // a duplicate NON is silently ignored (§4.5)
     }
-    const entry: DedupEntry = { addr: rinfo.address, peer, key: dkey, expires: this.#now + this.#o.dedupLifetimeMs, reply: null, size: 0, state: ST_PENDING };
-    peer.set(dkey, entry);
-    this.#ringPush(entry);
+    if (this.#pending.size > 0) {
+      const p = this.#pending.get(rinfo.address + '|' + rinfo.port + '|' + mid);
+      if (p !== undefined) {
+        if (type === CON) {
+          // the client is retransmitting while a slow handler runs: ACK now, respond separately
+          p.state = ST_PENDING_ACKED;
+          this.#send(emptyMessage(ACK, mid), rinfo.port, rinfo.address);
+        }
+        return;
+      }
+    }
 
     if (badOption !== 0) {
-      if (type === CON) this.#finishRaw(entry, msg, tkl, type, mid, rinfo, Code.BAD_OPTION, `unsupported critical option ${badOption}`);
+      if (type === CON) this.#finishRaw(msg, tkl, type, mid, rinfo, Code.BAD_OPTION, `unsupported critical option ${badOption}`);
       else {
-        entry.state = ST_DONE;
+        this.#dedup.add(rinfo.address, rinfo.port, mid, null, this.#now);
         this.#rst(mid, rinfo); // a NON with an unrecognised critical option is rejected (§5.4.1)
       }
       return;
     }
     const method = METHODS[code];
     if (method === undefined) {
-      this.#finishRaw(entry, msg, tkl, type, mid, rinfo, Code.METHOD_NOT_ALLOWED, undefined);
+      this.#finishRaw(msg, tkl, type, mid, rinfo, Code.METHOD_NOT_ALLOWED, undefined);
       return;
     }
     const payload = payloadStart < len ? msg.subarray(payloadStart) : EMPTY;
@@ -662,7 +642,7 @@ export class CoapServer extends EventEmitter {
     if (contentFormat >= 0) req.contentFormat = contentFormat;
     if (accept >= 0) req.accept = accept;
     if (observe >= 0) req.observe = observe;
-    const ctx: Ctx = { req, entry, pathKey, block1, block2, size1, size2, started: 0n, res: null, timer: null };
+    const ctx: Ctx = { req, state: 0, pathKey, block1, block2, size1, size2, started: 0n, res: null, timer: null };
     if (this.listenerCount('request') > 0) ctx.started = process.hrtime.bigint();
 
     // ---- routing ----
@@ -708,49 +688,6 @@ export class CoapServer extends EventEmitter {
       return p.def;
     }
     return undefined;
-  }
-
-  // ---- duplicate cache ------------------------------------------------------------------------------
-
-  #ringPush(e: DedupEntry): void {
-    const ring = this.#ring;
-    const cap = ring.length;
-    if (this.#ringCount === cap) this.#evictHead();
-    ring[(this.#ringHead + this.#ringCount) % cap] = e;
-    this.#ringCount++;
-  }
-
-  #evictHead(): void {
-    const ring = this.#ring;
-    const e = ring[this.#ringHead]!;
-    ring[this.#ringHead] = undefined;
-    this.#ringHead = (this.#ringHead + 1) % ring.length;
-    this.#ringCount--;
-    this.#dedupBytes -= e.size;
-    const peer = e.peer;
-    if (peer.get(e.key) === e) {
-      peer.delete(e.key);
-      if (peer.size === 0 && this.#peers.get(e.addr) === peer) this.#peers.delete(e.addr);
-    }
-  }
-
-  #expireDedup(): void {
-    const now = this.#now;
-    while (this.#ringCount > 0) {
-      const e = this.#ring[this.#ringHead]!;
-      if (e.expires > now) break;
-      this.#evictHead();
-    }
-  }
-
-  #remember(entry: DedupEntry, reply: Buffer | null): void {
-    entry.reply = reply;
-    if (reply !== null && entry.peer.get(entry.key) === entry) {
-      entry.size = reply.length;
-      this.#dedupBytes += reply.length;
-      const max = this.#o.dedupMaxBytes;
-      while (this.#dedupBytes > max && this.#ringCount > 1) this.#evictHead();
-    }
   }
 
   // ---- Block1 ---------------------------------------------------------------------------------------
@@ -839,17 +776,19 @@ export class CoapServer extends EventEmitter {
 
   // ---- replies ----------------------------------------------------------------------------------------
 
+  #pendingKey(ctx: Ctx): string {
+    return ctx.req.remote.address + '|' + ctx.req.remote.port + '|' + ctx.req.messageId;
+  }
+
   #awaitReply(ctx: Ctx, p: Promise<CoapReply>): void {
-    this.#asyncPending.add(ctx);
-    const entry = ctx.entry!;
+    ctx.state = ST_PENDING;
+    this.#pending.set(this.#pendingKey(ctx), ctx);
     if (ctx.req.type === CON) {
       ctx.timer = setTimeout(() => {
         ctx.timer = null;
-        if (entry.state === ST_PENDING) {
-          entry.state = ST_PENDING_ACKED;
-          const ack = emptyMessage(ACK, ctx.req.messageId);
-          this.#remember(entry, ack);
-          this.#send(ack, ctx.req.remote.port, ctx.req.remote.address);
+        if (ctx.state === ST_PENDING) {
+          ctx.state = ST_PENDING_ACKED;
+          this.#send(emptyMessage(ACK, ctx.req.messageId), ctx.req.remote.port, ctx.req.remote.address);
         }
       }, this.#o.separateResponseAfterMs);
     }
@@ -863,7 +802,7 @@ export class CoapServer extends EventEmitter {
   }
 
   #afterAsync(ctx: Ctx, reply: CoapReply): void {
-    if (!this.#asyncPending.delete(ctx)) return; // closed meanwhile
+    if (!this.#pending.delete(this.#pendingKey(ctx))) return; // closed meanwhile
     if (ctx.timer) clearTimeout(ctx.timer);
     ctx.timer = null;
     try {
@@ -886,6 +825,11 @@ export class CoapServer extends EventEmitter {
       reply = { code: '5.00' };
     }
     if (ctx.block1 >= 0 && block1Echo < 0 && reply.code !== '4.13' && reply.code !== '4.08') block1Echo = ctx.block1 & ~8; // final block: M=0
+    // RFC 7252 §5.10.4: a success in another Content-Format than the one the client will Accept → 4.06
+    if (req.accept !== undefined && reply.contentFormat !== undefined && reply.contentFormat !== req.accept && code >> 5 === 2) {
+      reply = { code: '4.06', payload: `Not Acceptable: the representation is in Content-Format ${reply.contentFormat}` };
+      code = Code.NOT_ACCEPTABLE;
+    }
     let payload: Buffer | string | undefined = reply.payload;
     let etag = reply.etag;
 
@@ -931,18 +875,19 @@ export class CoapServer extends EventEmitter {
     }
 
     const confirmable = req.type === CON;
-    const entry = ctx.entry!;
-    let out: Buffer;
-    if (confirmable && entry.state === ST_PENDING_ACKED) {
-      // separate response (§5.2.2): a CON of its own, retransmitted until ACKed
-      out = encodeReply(CON, code, this.#nextMid(), req.raw, 4, req.tkl, payload, reply.contentFormat, etag, reply.maxAge, observeSeq, block2, block1Echo, size2, size1);
-      entry.state = ST_DONE;
-      this.#sendCon(out, req.remote.address, req.remote.port, null);
+    const addr = req.remote.address;
+    const port = req.remote.port;
+    if (confirmable && ctx.state === ST_PENDING_ACKED) {
+      // separate response (§5.2.2): a CON of its own, retransmitted until ACKed; a duplicate of the
+      // request gets the empty ACK again
+      const out = encodeReply(CON, code, this.#nextMid(), req.raw, 4, req.tkl, payload, reply.contentFormat, etag, reply.maxAge, observeSeq, block2, block1Echo, size2, size1);
+      this.#dedup.add(addr, port, req.messageId, emptyMessage(ACK, req.messageId), this.#now, true);
+      this.#sendCon(out, addr, port, null);
     } else {
-      out = encodeReply(confirmable ? ACK : NON, code, confirmable ? req.messageId : this.#nextMid(), req.raw, 4, req.tkl, payload, reply.contentFormat, etag, reply.maxAge, observeSeq, block2, block1Echo, size2, size1);
-      entry.state = ST_DONE;
-      this.#remember(entry, confirmable ? out : null);
-      this.#send(out, req.remote.port, req.remote.address);
+      const out = encodeReply(confirmable ? ACK : NON, code, confirmable ? req.messageId : this.#nextMid(), req.raw, 4, req.tkl, payload, reply.contentFormat, etag, reply.maxAge, observeSeq, block2, block1Echo, size2, size1);
+      // synchronous path: the key of this request's dedup lookup is still current
+      this.#dedup.add(addr, port, req.messageId, confirmable ? out : null, this.#now, ctx.state !== 0);
+      this.#send(out, port, addr);
     }
     if (ctx.started !== 0n) {
       const ms = Number(process.hrtime.bigint() - ctx.started) / 1e6;
@@ -951,11 +896,10 @@ export class CoapServer extends EventEmitter {
   }
 
   /** A reply built before any request object exists (bad option, unknown method). */
-  #finishRaw(entry: DedupEntry, msg: Buffer, tkl: number, type: number, mid: number, rinfo: RemoteInfo, code: number, text: string | undefined): void {
+  #finishRaw(msg: Buffer, tkl: number, type: number, mid: number, rinfo: RemoteInfo, code: number, text: string | undefined): void {
     const confirmable = type === CON;
     const out = encodeReply(confirmable ? ACK : NON, code, confirmable ? mid : this.#nextMid(), msg, 4, tkl, text, text === undefined ? undefined : 0, undefined, undefined, -1, -1, -1, -1, -1);
-    entry.state = ST_DONE;
-    this.#remember(entry, confirmable ? out : null);
+    this.#dedup.add(rinfo.address, rinfo.port, mid, confirmable ? out : null, this.#now);
     this.#send(out, rinfo.port, rinfo.address);
   }
 
@@ -1047,7 +991,7 @@ export class CoapServer extends EventEmitter {
     if (existing) {
       // §4.1: the same endpoint re-registering replaces its entry (the token may differ)
       existing.token = req.token;
-      existing.req = snapshotRequest(req);
+      existing.req = req;
       return true;
     }
     if (this.#observerCount >= this.#o.maxObservers) return false;
@@ -1061,7 +1005,7 @@ export class CoapServer extends EventEmitter {
       address: req.remote.address,
       port: req.remote.port,
       token: req.token,
-      req: snapshotRequest(req),
+      req, // the original GET: notifications re-run the handler with it
       res: ctx.res!,
       count: 0,
       lastConAt: this.#now,
@@ -1183,20 +1127,6 @@ export class CoapServer extends EventEmitter {
       this.#send(out, o.port, o.address);
     }
   }
-}
-
-function snapshotRequest(req: IncomingRequest): CoapRequest {
-  const r: CoapRequest = {
-    method: req.method,
-    path: [...req.path],
-    query: [...req.query],
-    payload: Buffer.from(req.payload),
-    remote: { address: req.remote.address, port: req.remote.port, family: req.remote.family },
-  };
-  if (req.contentFormat !== undefined) r.contentFormat = req.contentFormat;
-  if (req.accept !== undefined) r.accept = req.accept;
-  if (req.observe !== undefined) r.observe = req.observe;
-  return r;
 }
 
 function uintAt(b: Buffer, off: number, len: number): number {
