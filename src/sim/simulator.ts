@@ -16,7 +16,7 @@
 import { CausalCore, type CausalOptions } from '../protocols/causal/core.js';
 import type { CausalEvent, CausalEventType, CausalMsg } from '../protocols/causal/types.js';
 import type { KvOp, KvReply } from '../protocols/kv-types.js';
-import { compare, type VectorClock } from '../clocks/vector.js';
+import { dominatedBy, type VectorClock } from '../clocks/vector.js';
 import type { NodeId } from '../core/protocol.js';
 import { Rng } from '../core/rng.js';
 import { assertNever } from '../core/assert.js';
@@ -176,6 +176,16 @@ interface Client {
   busy: { reqId: number; node: number; f: 'put' | 'get' | 'delete'; key: string; value: string | null } | null;
 }
 
+/** An acknowledged write (put or delete), for the durability check at the end. */
+interface AckedWrite {
+  readonly key: string;
+  readonly clock: VectorClock;
+  readonly client: number;
+  readonly kind: 'put' | 'delete';
+  readonly value: string | null;
+  readonly node: number;
+}
+
 class Stop extends Error {
   readonly failure: SimFailure;
   constructor(failure: SimFailure) {
@@ -246,7 +256,7 @@ export class Simulation {
   readonly #verdicts: { causal?: Verdict; eventual?: Verdict } = {};
   readonly #notes: string[] = [];
   /** Every acknowledged write (put or delete): its key, clock and value, for the durability check. */
-  readonly #acked: { key: string; clock: VectorClock; what: string }[] = [];
+  readonly #acked: AckedWrite[] = [];
 
   constructor(options: Partial<SimOptions> = {}, hooks: SimHooks = {}) {
     this.options = simOptions(options);
@@ -405,15 +415,21 @@ export class Simulation {
     }
     for (const ev of r.events) this.#observe(n, ev);
     const out = this.#arrivals;
-    for (const m of r.messages) {
+    const messages = r.messages;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i] as (typeof messages)[number];
       const to = this.#ids.indexOf(m.to);
       if (to < 0 || to === n.idx) throw new Stop({ kind: 'invariant', node: n.id, message: `${n.id} sent a message to ${m.to}`, at: this.#now });
       if (this.options.freezeMessages) deepFreeze(m.msg);
-      const sv = this.#shiviz?.send(n.id, `send ${describe(m.msg)} to ${m.to}`) ?? null;
-      out.length = 0;
+      const sv = this.#shiviz === null ? null : this.#shiviz.send(n.id, `send ${describe(m.msg)} to ${m.to}`);
+      const first = out.length;
       this.#net.send(n.idx, to, { msg: m.msg, sv }, this.#now, out);
-      for (const a of out) this.#push({ at: a.at, seq: 0, k: 'msg', arrival: a });
+      for (let j = first; j < out.length; j++) {
+        const a = out[j] as Arrival<Envelope>;
+        this.#push({ at: a.at, seq: 0, k: 'msg', arrival: a });
+      }
     }
+    if (out.length > 0) out.length = 0;
     for (const reply of r.replies) {
       const client = n.pending.get(reply.reqId);
       if (client === undefined) continue; // a reply for an operation given up on
@@ -730,7 +746,7 @@ export class Simulation {
     if (reply.ok) {
       c.ctx = reply.context;
       if (reply.kind === 'put' || reply.kind === 'delete') {
-        this.#acked.push({ key: reply.key, clock: reply.clock, what: `P${id} ${reply.kind}(${reply.key}${c.busy.value === null ? '' : `, ${c.busy.value}`}) @${this.#ids[idx]}` });
+        this.#acked.push({ key: reply.key, clock: reply.clock, client: id, kind: reply.kind, value: c.busy.value, node: idx });
       }
       const value = reply.kind === 'get' ? (reply.found ? reply.value : null) : reply.kind === 'put' ? undefined : null;
       this.#complete(id, 'ok', value === undefined ? null : (value as string | null), idx);
@@ -899,13 +915,12 @@ export class Simulation {
     const state = new Map(core.entries());
     for (const w of this.#acked) {
       const versions = state.get(w.key) ?? [];
-      const ok = versions.some((v) => {
-        const o = compare(w.clock, v.clock);
-        return o === 'before' || o === 'equal';
-      });
+      // before or equal: every entry <= (clock entries are never negative)
+      const ok = versions.some((v) => dominatedBy(w.clock, v.clock));
       if (!ok) {
         const have = versions.map((v) => clockText(v.clock)).join(', ') || 'nothing';
-        return { kind: 'lost-write', message: `acknowledged write ${w.what} with clock ${clockText(w.clock)} is neither present nor overwritten: key ${w.key} holds ${have}`, at: this.#now };
+        const what = `P${w.client} ${w.kind}(${w.key}${w.value === null ? '' : `, ${w.value}`}) @${this.#ids[w.node] as NodeId}`;
+        return { kind: 'lost-write', message: `acknowledged write ${what} with clock ${clockText(w.clock)} is neither present nor overwritten: key ${w.key} holds ${have}`, at: this.#now };
       }
     }
     return undefined;
