@@ -50,18 +50,30 @@ test('no read after quiescence → unknown', () => {
 
 test('random linearizable histories with final reads are eventually consistent; a diverged replica is caught', () => {
   const rng = new Rng(SEED);
+  let corrupted = 0;
   for (let i = 0; i < 30; i++) {
     const nodes = ['n1', 'n2', 'n3'];
     const events = generateLinearizableHistory(rng.fork(`e${i}`), { processes: 4, ops: rng.int(20, 200), keys: rng.int(1, 4), infoRatio: 0.05, failRatio: 0.05, nodes });
     assert.equal(checkEventual(hist(events)).valid, true, `seed ${SEED} history ${i}`);
-    // make one node's final read of the last key return another written value (or null)
-    const last = events.length - 1;
-    const written = events.filter((e) => e.f === 'put' && e.type === 'ok' && e.key === events[last]?.key).map((e) => e.value ?? null);
-    const other = [...written, null].find((v) => v !== events[last]?.value);
+    // make one node's final read return another written value (or null) — on the latest final
+    // read whose key has a different value to offer (a key never written has none)
+    let last = -1;
+    let other: HistoryEvent["value"] | undefined;
+    for (let j = events.length - 1; j >= 0 && last < 0; j--) {
+      const e = events[j] as HistoryEvent;
+      if (e.f !== 'get' || e.type !== 'ok') break; // past the final reads
+      const written = events.filter((w) => w.f === 'put' && w.type === 'ok' && w.key === e.key).map((w) => w.value ?? null);
+      if (written.length === 0) continue;
+      other = [...written, null].find((v) => v !== e.value);
+      if (other !== undefined) last = j;
+    }
+    if (last < 0) continue; // nothing was ever written: no divergence to make
     const out = events.slice();
     out[last] = { ...(out[last] as HistoryEvent), value: other ?? null };
     const v = checkEventual(hist(out));
     assert.equal(v.valid, false, `seed ${SEED} history ${i}`);
     if (v.valid === false) assert.equal(v.rule, 'convergence');
+    corrupted++;
   }
+  assert.ok(corrupted >= 20, `only ${corrupted} of 30 histories could be corrupted (seed ${SEED})`);
 });
