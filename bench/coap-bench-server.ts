@@ -9,20 +9,13 @@
  * Prints "listening <port>" when ready; exits on SIGTERM/SIGINT.
  */
 import dgram from 'node:dgram';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CoapServer, type CoapReply, type CoapRequest } from '../src/transport/coap/index.js';
 
-const { values } = parseArgs({
-  options: {
-    mode: { type: 'string', default: 'engine' },
-    port: { type: 'string', default: '5683' },
-    host: { type: 'string', default: '127.0.0.1' },
-  },
-});
-const port = Number(values.port);
-const host = values.host!;
 
-function eventualResource(): (req: CoapRequest) => CoapReply {
+/** An /eventual handler equivalent to the lab's (JSON, field checks, last-writer-wins, JSON reply). */
+export function eventualResource(): (req: CoapRequest) => CoapReply {
   let value: unknown = null;
   let ts = -1;
   const state = (status?: string): string =>
@@ -52,7 +45,17 @@ function eventualResource(): (req: CoapRequest) => CoapReply {
   };
 }
 
-if (values.mode === 'bare') {
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      mode: { type: 'string', default: 'engine' },
+      port: { type: 'string', default: '5683' },
+      host: { type: 'string', default: '127.0.0.1' },
+    },
+  });
+  const port = Number(values.port);
+  const host = values.host!;
+  if (values.mode === 'bare') {
   const sock = dgram.createSocket('udp4');
   const reply = Buffer.from([0x60, 0x44, 0, 0]); // ACK 2.04, no token
   sock.on('message', (msg, r) => {
@@ -98,3 +101,6 @@ if (values.mode === 'bare') {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

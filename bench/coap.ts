@@ -13,7 +13,7 @@
  * time per request (from /proc/PID/stat) is reported too: it does not depend on the generator.
  * Then a soak: `--soak` seconds of PUT at 16 in flight against our server, RSS sampled throughout.
  *
- * Usage: node dist/bench/coap.js [--duration 10] [--warmup 1] [--rounds 3] [--in-flight 1,16,64]
+ * Usage: node dist/bench/coap.js [--duration 5] [--warmup 1] [--rounds 3] [--in-flight 1,16,64]
  *          [--soak 60] [--server lab|engine] [--bare] [--out bench/results/coap.json]
  * Writes JSON to --out and prints a Markdown table.
  */
@@ -320,7 +320,7 @@ export function parseCoapBenchArgs(argv: string[]): CoapBenchOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
-      duration: { type: 'string', default: '10' },
+      duration: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '1' },
       rounds: { type: 'string', default: '3' },
       'in-flight': { type: 'string', default: '1,16,64' },

@@ -8,7 +8,8 @@
  * pause for milliseconds (measured: 5–10 ms pauses, which ruin a 1 ms p99). Here everything lives in
  * typed arrays allocated once:
  * - a ring of entry slots (FIFO by insertion): key, expiry, where the response bytes are;
- * - an open-addressing hash table (linear probing, backward-shift deletion) from key to slot;
+ * - an open-addressing hash table (linear probing, backward-shift deletion) from key to slot,
+ *   with the key stored in the table so that a probe touches one cache line;
  * - a byte slab with one fixed-size cell per slot for responses up to `inlineBytes`; larger
  *   responses (rare) are kept as Buffers on the side, their total bounded too.
  * IPv4 addresses are keyed as 32-bit numbers; other addresses (IPv6) by a hash, with the string kept
@@ -50,12 +51,12 @@ function strHash(s: string): number {
   return h >>> 0;
 }
 
-function mix(a: number, b: number, fam: number): number {
-  let h = Math.imul(a ^ Math.imul(b + fam, 0x9e3779b1), 0x85ebca6b);
+function mix(a: number, b: number, v6: number): number {
+  let h = Math.imul(a ^ Math.imul(b + v6, 0x9e3779b1), 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h | 0;
 }
 
 export interface DedupOptions {
@@ -71,11 +72,8 @@ export class DedupCache {
   readonly lifetimeMs: number;
   readonly inlineBytes: number;
   readonly sideLimit: number;
-  // slots
-  #fam: Uint8Array; // 4, 6 (address kind); 0 = free
-  #ka: Uint32Array; // IPv4 address, or hash of the address string
-  #kb: Uint32Array; // port·65536 + MID
-  #hash: Uint32Array;
+  // slots, in ring (insertion) order
+  #pos: Int32Array; // the slot's position in the index
   #exp: Float64Array;
   #len: Int32Array; // -1 no response kept (NON), ≥ 0 inline length, -2 on the side
   #str: (string | undefined)[]; // non-IPv4 addresses
@@ -85,8 +83,11 @@ export class DedupCache {
   #count = 0;
   #inlineUsed = 0;
   #sideBytes = 0;
-  // index
-  #table: Int32Array; // slot + 1; 0 empty
+  /**
+   * The index: open addressing, linear probing, 4 ints per position so one probe touches one
+   * cache line: [tag, a, b, hash] with tag = (slot + 1) · 2 + (non-IPv4 ? 1 : 0), 0 = empty.
+   */
+  #table: Int32Array;
   #mask: number;
 
   constructor(o: DedupOptions) {
@@ -95,17 +96,14 @@ export class DedupCache {
     this.lifetimeMs = o.lifetimeMs;
     this.inlineBytes = o.inlineBytes ?? Math.max(16, Math.min(256, Math.floor(o.maxBytes / 2 / n)));
     this.sideLimit = Math.max(0, o.maxBytes - this.inlineBytes * n);
-    this.#fam = new Uint8Array(n);
-    this.#ka = new Uint32Array(n);
-    this.#kb = new Uint32Array(n);
-    this.#hash = new Uint32Array(n);
+    this.#pos = new Int32Array(n);
     this.#exp = new Float64Array(n);
     this.#len = new Int32Array(n);
     this.#str = new Array<string | undefined>(n);
     this.#side = new Array<Buffer | undefined>(n);
     this.#slab = Buffer.alloc(this.inlineBytes * n);
     const t = nextPow2(n * 2);
-    this.#table = new Int32Array(t);
+    this.#table = new Int32Array(t * 4);
     this.#mask = t - 1;
   }
 
@@ -118,7 +116,7 @@ export class DedupCache {
   }
 
   // key of the last lookup, reused by add() right after a miss
-  #lf = 0;
+  #l6 = 0; // 1 for a non-IPv4 address
   #la = 0;
   #lb = 0;
   #lh = 0;
@@ -127,31 +125,34 @@ export class DedupCache {
   #key(address: string, port: number, mid: number): void {
     const v4 = ipv4ToUint(address);
     if (v4 >= 0) {
-      this.#lf = 4;
-      this.#la = v4;
+      this.#l6 = 0;
+      this.#la = v4 | 0;
       this.#ls = undefined;
     } else {
-      this.#lf = 6;
-      this.#la = strHash(address);
+      this.#l6 = 1;
+      this.#la = strHash(address) | 0;
       this.#ls = address;
     }
-    this.#lb = port * 65536 + mid;
-    this.#lh = mix(this.#la, this.#lb, this.#lf);
+    this.#lb = (port * 65536 + mid) | 0;
+    this.#lh = mix(this.#la, this.#lb, this.#l6);
   }
 
   /** The slot holding (address, port, mid), or -1. */
   find(address: string, port: number, mid: number): number {
     this.#key(address, port, mid);
-    const f = this.#lf;
     const a = this.#la;
     const b = this.#lb;
+    const v6 = this.#l6;
     const table = this.#table;
     const mask = this.#mask;
     for (let i = this.#lh & mask; ; i = (i + 1) & mask) {
-      const s1 = table[i]!;
-      if (s1 === 0) return -1;
-      const s = s1 - 1;
-      if (this.#ka[s] === a && this.#kb[s] === b && this.#fam[s] === f && (f === 4 || this.#str[s] === address)) return s;
+      const j = i * 4;
+      const tag = table[j]!;
+      if (tag === 0) return -1;
+      if (table[j + 1] === a && table[j + 2] === b && (tag & 1) === v6) {
+        const s = (tag >>> 1) - 1;
+        if (v6 === 0 || this.#str[s] === address) return s;
+      }
     }
   }
 
@@ -172,12 +173,9 @@ export class DedupCache {
     if (fresh) this.#key(address, port, mid);
     if (this.#count === this.maxEntries) this.#evictHead();
     const n = this.maxEntries;
-    const s = (this.#head + this.#count) % n;
+    let s = this.#head + this.#count;
+    if (s >= n) s -= n;
     this.#count++;
-    this.#fam[s] = this.#lf;
-    this.#ka[s] = this.#la;
-    this.#kb[s] = this.#lb;
-    this.#hash[s] = this.#lh;
     this.#str[s] = this.#ls;
     this.#exp[s] = now + this.lifetimeMs;
     if (reply === null) this.#len[s] = -1;
@@ -193,8 +191,13 @@ export class DedupCache {
     const table = this.#table;
     const mask = this.#mask;
     let i = this.#lh & mask;
-    while (table[i] !== 0) i = (i + 1) & mask;
-    table[i] = s + 1;
+    while (table[i * 4] !== 0) i = (i + 1) & mask;
+    const j = i * 4;
+    table[j] = (s + 1) * 2 + this.#l6;
+    table[j + 1] = this.#la;
+    table[j + 2] = this.#lb;
+    table[j + 3] = this.#lh;
+    this.#pos[s] = i;
     while (this.#sideBytes > this.sideLimit && this.#count > 1) this.#evictHead();
   }
 
@@ -209,7 +212,7 @@ export class DedupCache {
 
   #evictHead(): void {
     const s = this.#head;
-    this.#head = (s + 1) % this.maxEntries;
+    this.#head = s + 1 === this.maxEntries ? 0 : s + 1;
     this.#count--;
     const len = this.#len[s]!;
     if (len >= 0) this.#inlineUsed -= len;
@@ -218,25 +221,29 @@ export class DedupCache {
       this.#side[s] = undefined;
     }
     this.#str[s] = undefined;
-    this.#fam[s] = 0;
-    // remove from the index: find its position, then shift later cluster members back
+    // remove from the index (backward-shift deletion): later members of the probe cluster whose
+    // home position is not cyclically in (p, q] move back into the hole
     const table = this.#table;
     const mask = this.#mask;
-    let p = this.#hash[s]! & mask;
-    while (table[p] !== s + 1) p = (p + 1) & mask;
+    let p = this.#pos[s]!;
     let q = p;
     for (;;) {
       q = (q + 1) & mask;
-      const t = table[q]!;
-      if (t === 0) break;
-      const home = this.#hash[t - 1]! & mask;
-      // move t back to p unless its home lies cyclically in (p, q]
+      const qj = q * 4;
+      const tag = table[qj]!;
+      if (tag === 0) break;
+      const home = table[qj + 3]! & mask;
       const inRange = p <= q ? home > p && home <= q : home > p || home <= q;
       if (!inRange) {
-        table[p] = t;
+        const pj = p * 4;
+        table[pj] = tag;
+        table[pj + 1] = table[qj + 1]!;
+        table[pj + 2] = table[qj + 2]!;
+        table[pj + 3] = table[qj + 3]!;
+        this.#pos[(tag >>> 1) - 1] = p;
         p = q;
       }
     }
-    table[p] = 0;
+    table[p * 4] = 0;
   }
 }

@@ -37,7 +37,7 @@ import {
   szxFor,
   uintLength,
 } from './codec.js';
-import { DedupCache } from './dedup.js';
+import { DedupCache, ipv4ToUint } from './dedup.js';
 import { filterLinks, formatLinks, type LinkDescription } from './link-format.js';
 
 export type CoapMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'FETCH' | 'PATCH' | 'iPATCH';
@@ -116,6 +116,11 @@ export interface CoapServerOptions {
   ipv6Only?: boolean;
   /** Kernel receive buffer size to request (bytes). 4 MiB; failures are ignored. */
   recvBufferSize?: number;
+  /**
+   * Sends datagrams somewhere else than the UDP socket (a simulator, a benchmark of the engine
+   * alone). Incoming datagrams are then fed with `receive()`; `listen()` is not needed.
+   */
+  send?: ((buf: Buffer, port: number, address: string) => void) | null;
 }
 
 const DEFAULTS: Readonly<Required<CoapServerOptions>> = Object.freeze({
@@ -138,6 +143,7 @@ const DEFAULTS: Readonly<Required<CoapServerOptions>> = Object.freeze({
   maxRetransmit: MAX_RETRANSMIT,
   ipv6Only: false,
   recvBufferSize: 4 * 1024 * 1024,
+  send: null,
 });
 type Settings = Required<CoapServerOptions>;
 
@@ -152,7 +158,8 @@ function fastLookup(
   family: unknown,
   cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
 ): void {
-  const f = isIP(address);
+  // hostnames never contain ':'; dotted quads are parsed without a regex (this runs per send)
+  const f = address.includes(':') ? 6 : ipv4ToUint(address) >= 0 ? 4 : 0;
   if (f !== 0) {
     cb(null, address, f);
     return;
@@ -325,6 +332,7 @@ export class CoapServer extends EventEmitter {
         return { code: '2.05', contentFormat: 40, payload: formatLinks(filterLinks(this.#links(), req.query)) };
       },
     };
+    if (o.send) this.#startClock();
   }
 
   /** The settings in force (defaults merged with the constructor's options). */
@@ -386,8 +394,7 @@ export class CoapServer extends EventEmitter {
         } catch {
           /* the kernel may cap it; not fatal */
         }
-        this.#clock = setInterval(() => this.#tick(), 250);
-        this.#clock.unref();
+        this.#startClock();
         const a = sock.address();
         const info = { address: a.address, port: a.port, family: a.family };
         this.emit('listening', info);
@@ -435,6 +442,12 @@ export class CoapServer extends EventEmitter {
     };
   }
 
+  #startClock(): void {
+    if (this.#clock) return;
+    this.#clock = setInterval(() => this.#tick(), 250);
+    this.#clock.unref();
+  }
+
   #tick(): void {
     this.#now = Date.now();
     this.#dedup.expire(this.#now);
@@ -461,6 +474,12 @@ export class CoapServer extends EventEmitter {
   #send(buf: Buffer, port: number, address: string): void {
     const s = this.#socket;
     if (s) s.send(buf, port, address);
+    else if (this.#o.send) this.#o.send(buf, port, address);
+  }
+
+  /** Feeds one datagram as if it had arrived on the socket (for `send`-option use: simulation, benchmarks). */
+  receive(msg: Buffer, remote: { address: string; port: number; family: 'IPv4' | 'IPv6' }): void {
+    this.#onMessage(msg, { address: remote.address, port: remote.port, family: remote.family, size: msg.length });
   }
 
   // ---- datagram in ---------------------------------------------------------------------------------
@@ -1082,7 +1101,7 @@ export class CoapServer extends EventEmitter {
   }
 
   #sendNotification(o: Observer, reply: CoapReply): void {
-    if (!o.alive || !this.#socket) return;
+    if (!o.alive || (!this.#socket && !this.#o.send)) return;
     let code = codeFromString(reply.code) ?? Code.INTERNAL_SERVER_ERROR;
     if (code < 64) code = Code.INTERNAL_SERVER_ERROR;
     const ok = code >> 5 === 2;
