@@ -50,6 +50,8 @@ export interface LoadResult {
   timeouts: number;
   /** Responses whose code was not 2.xx. */
   errors: number;
+  /** ICMP errors (port unreachable: the server was not there). */
+  icmpErrors: number;
   codes: Record<string, number>;
 }
 
@@ -155,7 +157,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => (finish = r));
 
+  let icmpErrors = 0;
   sockets.forEach((S, si) => {
+    // a connected socket reports ICMP port-unreachable as an error: count it, keep going (the
+    // request times out and is retransmitted like any lost one)
+    S.sock.on('error', () => {
+      icmpErrors++;
+    });
     S.sock.on('message', (msg) => {
       if (msg.length < 4) return;
       const type = (msg[0]! >> 4) & 3;
@@ -241,6 +249,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     retransmits,
     timeouts,
     errors,
+    icmpErrors,
     codes: codeNames,
   };
 }

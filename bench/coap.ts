@@ -29,6 +29,7 @@ const HERE = dirname(fileURLToPath(import.meta.url)); // <dist>/bench
 const DIST = resolve(HERE, '..');
 const ROOT = resolve(DIST, '..');
 const CLK_TCK = 100;
+let stopping = false;
 
 export interface CoapBenchOptions {
   durationS: number;
@@ -173,7 +174,13 @@ async function startTarget(name: string, o: CoapBenchOptions): Promise<Target> {
     description = `coap-server-notls -p ${port}`;
   }
   const [c, a] = pinned(0, cmd, args);
-  const proc = spawn(c, a, { stdio: 'ignore', cwd: ROOT });
+  // stdout (the lab's one line per request) goes nowhere; stderr is kept to explain a crash
+  const proc = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  proc.on('exit', (code, signal) => {
+    if (!stopping) console.error(`server ${name} exited (${code ?? signal}) during the benchmark:\n${stderr}`);
+  });
   await waitUp(port, name === 'bare' ? 'x' : getPath, proc);
   return { name, port, proc, putPath, getPath, description };
 }
@@ -203,6 +210,7 @@ export async function runCoapBench(o: CoapBenchOptions): Promise<unknown> {
   if (o.server === 'lab' && !existsSync(join(DIST, 'src/cli/main.js'))) throw new Error(`no ${join(DIST, 'src/cli/main.js')}: build first`);
   const targets: Target[] = [];
   const stopAll = (): void => {
+    stopping = true;
     for (const t of targets) t.proc.kill('SIGTERM');
   };
   process.once('SIGINT', () => {

@@ -101,7 +101,7 @@ export class DedupCache {
     this.#len = new Int32Array(n);
     this.#str = new Array<string | undefined>(n);
     this.#side = new Array<Buffer | undefined>(n);
-    this.#slab = Buffer.alloc(this.inlineBytes * n);
+    this.#slab = Buffer.allocUnsafeSlow(this.inlineBytes * n); // pages are touched (and count in RSS) only as they fill
     const t = nextPow2(n * 2);
     this.#table = new Int32Array(t * 4);
     this.#mask = t - 1;
