@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ACK, CON, NON, RST, Opt, type CoapReply, type CoapRequest, type ResourceDef } from '../src/transport/coap/index.js';
+import { ACK, CON, NON, RST, Opt, type CoapReply, type CoapRequest, type CoapServerRequestEvent, type HandleInfo, type ResourceDef } from '../src/transport/coap/index.js';
 import { getOpt, getUint, opt, path, rawPeer, sleep, startServer } from './coap-helpers.js';
 
 const GET = 1;
@@ -406,12 +406,14 @@ test('Block1 reassembly state is bounded (oldest uploads dropped)', async () => 
   await server.close();
 });
 
-function observable(): ResourceDef & { value: number } {
+function observable(): ResourceDef & { value: number; notifications: number } {
   const r = {
     path: 'obs',
     observable: true,
     value: 0,
-    handle(req: CoapRequest): CoapReply {
+    notifications: 0,
+    handle(req: CoapRequest, info?: HandleInfo): CoapReply {
+      if (info?.notification) r.notifications++;
       if (req.method === 'GET') return { code: '2.05', contentFormat: 0, payload: String(r.value) };
       return { code: '4.05' };
     },
@@ -447,6 +449,7 @@ test('Observe: register, notifications with increasing Observe numbers, every n-
     }
   }
   assert.deepEqual(types, [NON, NON, CON, NON, NON, CON]);
+  assert.equal(res.notifications, 6); // the handler knows a notification re-run from a request
   // re-registration from the same endpoint replaces the entry (new token)
   peer.send({ type: CON, code: GET, token: tok('o2'), options: [opt(Opt.OBSERVE, 0), ...path('obs')] });
   await peer.next();
@@ -542,8 +545,8 @@ test('IPv6: server on ::1 answers over udp6', async () => {
 
 test("'request' events carry the request, the reply and the time taken", async () => {
   const { server, port } = await startServer([counter()]);
-  const events: { req: CoapRequest; reply: CoapReply; ms: number }[] = [];
-  server.on('request', (e: { req: CoapRequest; reply: CoapReply; ms: number }) => events.push(e));
+  const events: CoapServerRequestEvent[] = [];
+  server.on('request', (e: CoapServerRequestEvent) => events.push(e));
   const peer = await rawPeer(port);
   peer.send({ type: CON, code: GET, token: tok('e'), options: path('counter') });
   await peer.next();
@@ -554,6 +557,8 @@ test("'request' events carry the request, the reply and the time taken", async (
   assert.equal(events[1]!.reply.code, '4.04');
   assert.deepEqual(events[1]!.req.path, ['missing']);
   assert.ok(events[0]!.ms >= 0);
+  assert.equal(events[0]!.resource?.path, 'counter');
+  assert.equal(events[1]!.resource, null);
   await peer.close();
   await server.close();
 });

@@ -1,6 +1,6 @@
 /** The CoAP engine's public API (see server.ts, client.ts, codec.ts). */
 export { CoapServer, encodeReply } from './server.js';
-export type { CoapMethod, CoapRequest, CoapReply, ResourceDef, CoapServerOptions, CoapServerRequestEvent } from './server.js';
+export type { CoapMethod, CoapRequest, CoapReply, ResourceDef, CoapServerOptions, CoapServerRequestEvent, HandleInfo } from './server.js';
 export { CoapClient, CoapTimeoutError, CoapResetError } from './client.js';
 export type { CoapClientOptions, CoapResponse, CoapRequestInit } from './client.js';
 export {

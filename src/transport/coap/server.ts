@@ -76,8 +76,15 @@ export interface ResourceDef {
   ct?: number[];
   observable?: boolean;
   /** Gets every method; returns '4.05' itself for methods it refuses. */
-  handle(req: CoapRequest): CoapReply | Promise<CoapReply>;
+  handle(req: CoapRequest, info?: HandleInfo): CoapReply | Promise<CoapReply>;
 }
+
+/** Extra context for a handler call; absent for an ordinary request. */
+export interface HandleInfo {
+  /** True when notifyObservers re-runs the handler with an observer's original GET. */
+  notification: boolean;
+}
+const NOTIFICATION: HandleInfo = Object.freeze({ notification: true });
 
 export interface CoapServerOptions {
   /** Bind address; an IPv6 literal (e.g. '::') makes a udp6 socket. Default '0.0.0.0'. */
@@ -222,6 +229,8 @@ interface Ctx {
   size2: number;
   started: bigint;
   res: ResourceDef | null;
+  /** Whether the resource's handler ran for this request. */
+  ran: boolean;
   timer: NodeJS.Timeout | null;
 }
 
@@ -277,10 +286,13 @@ function endpointKey(address: string, port: number): string {
   return address + '|' + port;
 }
 
+/** The 'request' event: every request answered (not notifications, not duplicates). */
 export interface CoapServerRequestEvent {
   req: CoapRequest;
   reply: CoapReply;
   ms: number;
+  /** The resource whose handler ran, or null (unknown path, discovery, or an engine-level answer such as 4.02, 4.13, 2.31). */
+  resource: ResourceDef | null;
 }
 
 export class CoapServer extends EventEmitter {
@@ -661,7 +673,7 @@ export class CoapServer extends EventEmitter {
     if (contentFormat >= 0) req.contentFormat = contentFormat;
     if (accept >= 0) req.accept = accept;
     if (observe >= 0) req.observe = observe;
-    const ctx: Ctx = { req, state: 0, pathKey, block1, block2, size1, size2, started: 0n, res: null, timer: null };
+    const ctx: Ctx = { req, state: 0, pathKey, block1, block2, size1, size2, started: 0n, res: null, ran: false, timer: null };
     if (this.listenerCount('request') > 0) ctx.started = process.hrtime.bigint();
 
     // ---- routing ----
@@ -677,7 +689,7 @@ export class CoapServer extends EventEmitter {
     const maxBody = this.#o.maxBodyBytes;
     if (payload.length > maxBody || size1 > maxBody) return this.#tooLarge(ctx);
     if (block1 >= 0 && !this.#block1Step(ctx)) return;
-    if (block2 >= 16 && code !== 1 && code !== 5) {
+    if (block2 >= 16 && code !== 1 && code !== 5 && res !== this.#wellKnown) {
       // a later block of the response to an unsafe request (RFC 7959 §2.5, Figure 8): served from
       // the representation kept when block 0 went out — never by running the handler again
       const kept = this.#b2kept.get(this.#b2key(ctx));
@@ -685,6 +697,7 @@ export class CoapServer extends EventEmitter {
     }
 
     let reply: CoapReply | Promise<CoapReply>;
+    ctx.ran = res !== this.#wellKnown;
     try {
       reply = res.handle(req);
     } catch (e) {
@@ -910,7 +923,7 @@ export class CoapServer extends EventEmitter {
     }
     if (ctx.started !== 0n) {
       const ms = Number(process.hrtime.bigint() - ctx.started) / 1e6;
-      this.emit('request', { req, reply, ms } satisfies CoapServerRequestEvent);
+      this.emit('request', { req, reply, ms, resource: ctx.ran ? ctx.res : null } satisfies CoapServerRequestEvent);
     }
   }
 
@@ -1083,7 +1096,7 @@ export class CoapServer extends EventEmitter {
     for (const o of [...m.values()]) {
       let r: CoapReply | Promise<CoapReply>;
       try {
-        r = o.res.handle(o.req);
+        r = o.res.handle(o.req, NOTIFICATION);
       } catch (e) {
         this.#emitError(e);
         r = { code: '5.00', payload: 'Internal Server Error' };
