@@ -45,25 +45,15 @@ export function eventualResource(): (req: CoapRequest) => CoapReply {
   };
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      mode: { type: 'string', default: 'engine' },
-      port: { type: 'string', default: '5683' },
-      host: { type: 'string', default: '127.0.0.1' },
-    },
-  });
-  const port = Number(values.port);
-  const host = values.host!;
-  if (values.mode === 'bare') {
+/** A bare node:dgram loop: every datagram gets a piggybacked 2.04 with its MID and token. */
+function bare(host: string, port: number): void {
   const sock = dgram.createSocket('udp4');
-  const reply = Buffer.from([0x60, 0x44, 0, 0]); // ACK 2.04, no token
   sock.on('message', (msg, r) => {
     if (msg.length < 4) return;
     const tkl = msg[0]! & 15;
     const out = Buffer.allocUnsafe(4 + tkl);
-    reply.copy(out, 0);
-    out[0] = 0x60 | tkl;
+    out[0] = 0x60 | tkl; // ACK
+    out[1] = 0x44; // 2.04
     out[2] = msg[2]!;
     out[3] = msg[3]!;
     msg.copy(out, 4, 4, 4 + tkl);
@@ -77,8 +67,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-} else {
-  const server = new CoapServer({ host, port });
+}
+
+/** Our engine with /eventual (as the lab's), /example_data (a stored blob) and /time. */
+async function engine(host: string, port: number): Promise<void> {
+  const dedup = process.env.COAP_DEDUP_ENTRIES; // for A/B runs of the duplicate cache's cost
+  const server = new CoapServer({ host, port, ...(dedup ? { dedupMaxEntries: Number(dedup) } : {}) });
   server.addResource({ path: 'eventual', observable: true, ct: [50], handle: eventualResource() });
   let data: Buffer = Buffer.from('hello');
   server.addResource({
@@ -101,6 +95,15 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
-}
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({
+    options: {
+      mode: { type: 'string', default: 'engine' },
+      port: { type: 'string', default: '5683' },
+      host: { type: 'string', default: '127.0.0.1' },
+    },
+  });
+  if (values.mode === 'bare') bare(values.host!, Number(values.port));
+  else await engine(values.host!, Number(values.port));
+}
