@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ACK, CON, NON, RST, Opt, type CoapReply, type CoapRequest, type CoapServerRequestEvent, type HandleInfo, type ResourceDef } from '../src/transport/coap/index.js';
+import { ACK, CON, NON, RST, Opt, type CoapMessage, type CoapReply, type CoapRequest, type CoapServerRequestEvent, type HandleInfo, type ResourceDef } from '../src/transport/coap/index.js';
 import { getOpt, getUint, opt, path, rawPeer, sleep, startServer } from './coap-helpers.js';
 
 const GET = 1;
@@ -571,6 +571,33 @@ test('Accept: a success in another Content-Format becomes 4.06', async () => {
   assert.equal((await peer.next()).code, 0x45);
   peer.send({ type: CON, code: GET, token: tok('a'), options: [...path('j'), opt(Opt.ACCEPT, 0)] });
   assert.equal((await peer.next()).code, 0x86);
+  await peer.close();
+  await server.close();
+});
+
+test('separate responses: many slow requests share one timer; quick async ones get no stray empty ACK', async () => {
+  let n = 0;
+  const { server, port } = await startServer(
+    [
+      { path: 'slow', handle: async () => (await sleep(100), { code: '2.05', payload: 'slow' }) },
+      { path: 'fast', handle: async () => ({ code: '2.05', payload: String(++n) }) },
+    ],
+    { separateResponseAfterMs: 40 },
+  );
+  const peer = await rawPeer(port);
+  for (let i = 0; i < 5; i++) peer.send({ type: CON, code: GET, messageId: 500 + i, token: tok('f' + i), options: path('fast') });
+  for (let i = 0; i < 5; i++) {
+    const r = await peer.next();
+    assert.deepEqual([r.type, r.code], [ACK, 0x45]);
+  }
+  for (let i = 0; i < 3; i++) peer.send({ type: CON, code: GET, messageId: 600 + i, token: tok('s' + i), options: path('slow') });
+  const got: CoapMessage[] = [];
+  for (let i = 0; i < 6; i++) got.push(await peer.next());
+  for (const m of got) if (m.type === CON) peer.send({ type: ACK, code: 0, messageId: m.messageId });
+  const empties = got.filter((m) => m.type === ACK && m.code === 0).map((m) => m.messageId).sort();
+  assert.deepEqual(empties, [600, 601, 602]);
+  assert.equal(got.filter((m) => m.type === CON && m.payload.toString() === 'slow').length, 3);
+  assert.equal(await peer.silent(150), true, 'no empty ACK for the fast ones, no retransmission once ACKed');
   await peer.close();
   await server.close();
 });

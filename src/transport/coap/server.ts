@@ -183,6 +183,7 @@ function fastLookup(
 // #pending, keyed 'address|port|mid'; its state:
 const ST_PENDING = 1; // nothing sent yet
 const ST_PENDING_ACKED = 2; // empty ACK sent: the response goes out as a separate CON
+const ST_ANSWERED = 3; // the handler's reply has gone out
 
 // ---- per-request state ---------------------------------------------------------------------------
 
@@ -231,7 +232,8 @@ interface Ctx {
   res: ResourceDef | null;
   /** Whether the resource's handler ran for this request. */
   ran: boolean;
-  timer: NodeJS.Timeout | null;
+  /** For a CON whose handler is still running: when it gets an empty ACK (ms, Date.now clock). */
+  ackAt: number;
 }
 
 // ---- Observe ---------------------------------------------------------------------------------------
@@ -309,6 +311,10 @@ export class CoapServer extends EventEmitter {
   // duplicate cache
   #dedup: DedupCache;
   #pending = new Map<string, Ctx>();
+  // CON requests with a running handler, in the order their empty ACK falls due (one timer for all)
+  #ackQueue: Ctx[] = [];
+  #ackHead = 0;
+  #ackTimer: NodeJS.Timeout | null = null;
 
   // Block1 reassembly
   #block1 = new Map<string, Block1State>();
@@ -429,7 +435,10 @@ export class CoapServer extends EventEmitter {
     this.#clock = null;
     for (const c of this.#outCons.values()) if (c.timer) clearTimeout(c.timer);
     this.#outCons.clear();
-    for (const ctx of this.#pending.values()) if (ctx.timer) clearTimeout(ctx.timer);
+    if (this.#ackTimer) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    this.#ackQueue = [];
+    this.#ackHead = 0;
     this.#pending.clear();
     this.#observers.clear();
     this.#observerCount = 0;
@@ -673,7 +682,7 @@ export class CoapServer extends EventEmitter {
     if (contentFormat >= 0) req.contentFormat = contentFormat;
     if (accept >= 0) req.accept = accept;
     if (observe >= 0) req.observe = observe;
-    const ctx: Ctx = { req, state: 0, pathKey, block1, block2, size1, size2, started: 0n, res: null, ran: false, timer: null };
+    const ctx: Ctx = { req, state: 0, pathKey, block1, block2, size1, size2, started: 0n, res: null, ran: false, ackAt: 0 };
     if (this.listenerCount('request') > 0) ctx.started = process.hrtime.bigint();
 
     // ---- routing ----
@@ -816,13 +825,10 @@ export class CoapServer extends EventEmitter {
     ctx.state = ST_PENDING;
     this.#pending.set(this.#pendingKey(ctx), ctx);
     if (ctx.req.type === CON) {
-      ctx.timer = setTimeout(() => {
-        ctx.timer = null;
-        if (ctx.state === ST_PENDING) {
-          ctx.state = ST_PENDING_ACKED;
-          this.#send(emptyMessage(ACK, ctx.req.messageId), ctx.req.remote.port, ctx.req.remote.address);
-        }
-      }, this.#o.separateResponseAfterMs);
+      // no timer per request: the delay is the same for all, so the queue is in due order
+      ctx.ackAt = Date.now() + this.#o.separateResponseAfterMs;
+      this.#ackQueue.push(ctx);
+      if (this.#ackTimer === null) this.#armAckTimer();
     }
     p.then(
       (r) => this.#afterAsync(ctx, r),
@@ -833,15 +839,45 @@ export class CoapServer extends EventEmitter {
     );
   }
 
+  #armAckTimer(): void {
+    const q = this.#ackQueue;
+    while (this.#ackHead < q.length && q[this.#ackHead]!.state !== ST_PENDING) this.#ackHead++; // answered already
+    if (this.#ackHead >= q.length) {
+      this.#ackQueue = [];
+      this.#ackHead = 0;
+      this.#ackTimer = null;
+      return;
+    }
+    const delay = Math.max(0, q[this.#ackHead]!.ackAt - Date.now());
+    this.#ackTimer = setTimeout(() => this.#sendDueAcks(), delay);
+  }
+
+  /** Empty ACKs for slow handlers (§5.2.2): the response will follow as a separate CON. */
+  #sendDueAcks(): void {
+    const now = Date.now();
+    const q = this.#ackQueue;
+    while (this.#ackHead < q.length && q[this.#ackHead]!.ackAt <= now) {
+      const ctx = q[this.#ackHead++]!;
+      if (ctx.state === ST_PENDING) {
+        ctx.state = ST_PENDING_ACKED;
+        this.#send(emptyMessage(ACK, ctx.req.messageId), ctx.req.remote.port, ctx.req.remote.address);
+      }
+    }
+    if (this.#ackHead > 1024 && this.#ackHead * 2 > q.length) {
+      this.#ackQueue = q.slice(this.#ackHead);
+      this.#ackHead = 0;
+    }
+    this.#armAckTimer();
+  }
+
   #afterAsync(ctx: Ctx, reply: CoapReply): void {
     if (!this.#pending.delete(this.#pendingKey(ctx))) return; // closed meanwhile
-    if (ctx.timer) clearTimeout(ctx.timer);
-    ctx.timer = null;
     try {
       this.#finish(ctx, reply);
     } catch (e) {
       this.#emitError(e);
     }
+    ctx.state = ST_ANSWERED;
   }
 
   /**
