@@ -3,7 +3,8 @@
  * CoapServer sockets (for host `localhost`: 127.0.0.1 and, when available, ::1 on the same port,
  * since clients may resolve `localhost` to either).
  */
-import { CoapServer, type CoapRequest, type CoapReply } from '../transport/coap/index.js';
+import { CoapServer, type CoapReply, type CoapServerRequestEvent, type HandleInfo } from '../transport/coap/index.js';
+import type { CoapRequest } from '../transport/coap/index.js';
 import { CONTENT_FORMAT_JSON, LAB_RESOURCES, Lab, type LabResourceName } from '../lab/index.js';
 
 export interface LabServerOptions {
@@ -43,16 +44,11 @@ export async function startLabServer(options: Partial<LabServerOptions> = {}): P
   const o: LabServerOptions = { ...DEFAULT_LAB_SERVER_OPTIONS, ...options };
   const lab = new Lab({ nodes: o.nodes });
   const servers: CoapServer[] = [];
-  // the request objects a lab handler has answered; a notification re-runs the handler with the
-  // observer's original GET, which must not print a second line
-  const seen = new WeakSet<CoapRequest>();
-
-  const handler = (name: LabResourceName) => (req: CoapRequest): CoapReply => {
-    const first = !seen.has(req);
-    seen.add(req);
+  const handler = (name: LabResourceName) => (req: CoapRequest, info?: HandleInfo): CoapReply => {
     const r = lab.handle(name, req.method, req.payload, req.contentFormat);
-    if (first) o.log(r.logLine);
-    if (r.changed) {
+    // a notification re-runs the handler with the observer's original GET: no second line
+    if (!info?.notification) o.log(r.logLine);
+    if (r.changed && servers.some((s) => s.observerCount(name) > 0)) {
       // after this reply has gone out: notify every observer on every socket (RFC 7641 §4.2)
       setImmediate(() => {
         for (const s of servers) s.notifyObservers(name);
@@ -75,9 +71,9 @@ export async function startLabServer(options: Partial<LabServerOptions> = {}): P
         handle: handler(name),
       });
     }
-    s.on('request', (e: { req: CoapRequest; reply: CoapReply }) => {
-      // requests no lab handler saw (discovery, unknown paths, engine-level 4.xx)
-      if (!seen.has(e.req)) o.log(`[COAP] ${e.req.method} /${e.req.path.join('/')} -> ${e.reply.code}`);
+    s.on('request', (e: CoapServerRequestEvent) => {
+      // requests no lab handler ran for (discovery, unknown paths, engine-level 4.xx)
+      if (e.resource === null) o.log(`[COAP] ${e.req.method} /${e.req.path.join('/')} -> ${e.reply.code}`);
     });
     s.on('error', (e: Error) => o.log(`[COAP] error: ${e.message}`));
     return s;

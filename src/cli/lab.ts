@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { CoapClient, CoapTimeoutError } from '../transport/coap/index.js';
 import { DEMO_PARTS, runDemo, type DemoPart, type DemoSend } from '../lab/index.js';
+import { bufferedLines } from './buffered-lines.js';
 import { startLabServer } from './lab-server.js';
 
 export function parseIntOption(min: number, max: number) {
@@ -16,7 +17,8 @@ export function parseIntOption(min: number, max: number) {
 }
 
 async function serve(opts: { host: string; port: number; nodes: number }): Promise<void> {
-  const running = await startLabServer({ ...opts, log: (line) => console.log(line) });
+  const out = bufferedLines(process.stdout);
+  const running = await startLabServer({ ...opts, log: out.write });
   console.log(`CoAP server listening on ${running.url}`);
   let stopping = false;
   const stop = (signal: string): void => {
@@ -24,6 +26,7 @@ async function serve(opts: { host: string; port: number; nodes: number }): Promi
     stopping = true;
     running.close().then(
       () => {
+        out.flush();
         console.log(`stopped (${signal})`);
         process.exit(0);
       },
