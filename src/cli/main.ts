@@ -1,30 +1,33 @@
 import { Command } from 'commander';
-import { registerLab } from './lab.js';
-import { registerCoap } from './coap.js';
-import { registerNode } from './node.js';
-import { registerCluster } from './cluster.js';
-import { registerDemo } from './demo-kv.js';
-import { registerCheck } from './check.js';
-import { registerSim } from './sim.js';
-import { registerChaos } from './chaos.js';
 
-/** The `causeway` command line. Each command lives in its own file and registers itself here. */
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * The `causeway` commands, each in its own file. A command's module (and what it imports: the
+ * CoAP engine, fastify, lmdb, ...) is loaded only when that command runs, so `lab serve` does not
+ * carry the cluster's dependencies in memory; help and unknown commands load them all.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = Object.freeze({
+  lab: async () => (await import('./lab.js')).registerLab,
+  coap: async () => (await import('./coap.js')).registerCoap,
+  node: async () => (await import('./node.js')).registerNode,
+  cluster: async () => (await import('./cluster.js')).registerCluster,
+  demo: async () => (await import('./demo-kv.js')).registerDemo,
+  check: async () => (await import('./check.js')).registerCheck,
+  sim: async () => (await import('./sim.js')).registerSim,
+  chaos: async () => (await import('./chaos.js')).registerChaos,
+});
+
+export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command();
   program
     .name('causeway')
     .description('A replicated key-value store and a laboratory for logical time.')
     .showHelpAfterError();
-  // command registrations (one line per command file):
-  registerLab(program);
-  registerCoap(program);
-  registerNode(program);
-  registerCluster(program);
-  registerDemo(program);
-  registerCheck(program);
-  registerSim(program);
-  registerChaos(program);
+  const name = argv[2];
+  const only = name !== undefined && Object.hasOwn(COMMANDS, name) ? [name] : Object.keys(COMMANDS);
+  for (const n of only) (await (COMMANDS[n] as () => Promise<Register>)())(program);
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+await (await buildProgram()).parseAsync(process.argv);
