@@ -132,13 +132,21 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
     this.#applyBackpressure();
     if (ready.persist.length === 0 && ready.messages.length === 0 && ready.replies.length === 0 && ready.events.length === 0) return;
     const started = performance.now();
-    const durable = ready.persist.length > 0 ? this.#storage.apply(ready.persist) : Promise.resolve();
+    // Commit now (visible, safe from a crashed process); fsync only when this batch lets out a claim
+    // on what was committed: a write's acknowledgement, or a peer message (acks drive compaction
+    // elsewhere). Read replies need none: every local write they can see was made durable before
+    // its own acknowledgement left, which is before them (batches are released in order), and a
+    // replicated write is durable at its origin. Replicated writes share a later fsync.
+    const committed = ready.persist.length > 0 ? this.#storage.commit(ready.persist) : Promise.resolve();
+    const releases = ready.messages.length > 0 || ready.replies.some((r) => r.ok && (r.kind === 'put' || r.kind === 'delete'));
     // Release in order: this batch goes out after every earlier one and after its own commit.
     const previous = this.#release;
-    this.#release = Promise.all([previous, durable]).then(
-      () => this.#execute(ready, started),
-      (err: unknown) => this.#fatal(err),
-    );
+    this.#release = Promise.all([previous, committed])
+      .then(() => (releases ? this.#storage.sync() : undefined))
+      .then(
+        () => this.#execute(ready, started),
+        (err: unknown) => this.#fatal(err),
+      );
   }
 
   #execute(ready: Ready<Msg, KvReply, Event>, started: number): void {

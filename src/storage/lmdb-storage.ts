@@ -23,12 +23,18 @@ export class LmdbStorage implements Storage {
   readonly #dbs = new Map<string, Database>();
   readonly #path: string;
   #batches = 0;
+  #syncs = 0;
   #closed = false;
+  /** Commits made since the last sync started: a sync is needed to make them durable. */
+  #dirty = false;
+  /** The sync in progress, and the one queued behind it (shared by every caller meanwhile). */
+  #syncing: Promise<void> | null = null;
+  #queued: Promise<void> | null = null;
 
   constructor(options: LmdbStorageOptions) {
     mkdirSync(options.path, { recursive: true });
     this.#path = options.path;
-    this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false });
+    this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, noSync: true });
     for (const s of options.spaces ?? []) this.#db(s);
   }
 
@@ -42,6 +48,11 @@ export class LmdbStorage implements Storage {
   }
 
   async apply(batch: readonly StorageOp[]): Promise<void> {
+    await this.commit(batch);
+    await this.sync();
+  }
+
+  async commit(batch: readonly StorageOp[]): Promise<void> {
     if (this.#closed) throw new Error('storage is closed');
     if (batch.length === 0) return;
     // Every write issued in one event turn lands in one LMDB transaction (lmdb-js's event-turn
@@ -56,8 +67,40 @@ export class LmdbStorage implements Storage {
       last = op.kind === 'put' ? db.put(op.key, op.value) : db.remove(op.key);
     });
     await last;
-    await this.#root.flushed;
+    this.#dirty = true;
     this.#batches++;
+  }
+
+  /**
+   * Commits are made without fsync (LMDB's NOSYNC: a crashed process loses nothing committed, a
+   * crashed machine may lose the last commits but never the database's integrity, as the
+   * filesystem keeps write order). `sync` makes every commit so far durable with one fsync on a
+   * worker thread; callers that arrive while one runs share the next.
+   */
+  sync(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('storage is closed'));
+    if (this.#syncing === null) {
+      if (!this.#dirty) return Promise.resolve();
+      return this.#startSync();
+    }
+    this.#queued ??= this.#syncing.then(() => {
+      this.#queued = null;
+      return this.#dirty ? this.#startSync() : undefined;
+    });
+    return this.#queued;
+  }
+
+  #startSync(): Promise<void> {
+    this.#dirty = false;
+    const p = new Promise<void>((resolve, reject) => {
+      // lmdb-js's env sync (mdb_env_sync on a worker thread when given a callback); untyped
+      (this.#root as unknown as { sync(cb: (err?: Error) => void): void }).sync((err?: Error) => (err ? reject(err) : resolve()));
+    }).finally(() => {
+      if (this.#syncing === p) this.#syncing = null;
+    });
+    this.#syncs++;
+    this.#syncing = p;
+    return p;
   }
 
   get(space: string, key: string): unknown {
@@ -77,13 +120,13 @@ export class LmdbStorage implements Storage {
     } catch {
       bytesOnDisk = undefined;
     }
-    return { kind: 'lmdb', path: this.#path, entries, bytesOnDisk, batches: this.#batches };
+    return { kind: 'lmdb', path: this.#path, entries, bytesOnDisk, batches: this.#batches, syncs: this.#syncs };
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    if (this.#dirty || this.#syncing) await this.sync();
     this.#closed = true;
-    await this.#root.flushed;
     await this.#root.close();
   }
 }

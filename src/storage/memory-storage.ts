@@ -32,6 +32,14 @@ export class MemoryStorage implements Storage {
     return Promise.resolve();
   }
 
+  commit(batch: readonly StorageOp[]): Promise<void> {
+    return this.apply(batch);
+  }
+
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
   get(space: string, key: string): unknown {
     return this.#spaces.get(space)?.get(key);
   }

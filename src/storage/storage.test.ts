@@ -77,3 +77,21 @@ test('lmdb: kill -9 in the middle of a stream of acknowledged batches loses none
   await s.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+// Group fsync: callers that ask for durability while a sync runs share the next one, and a sync
+// with nothing committed since the last one costs nothing.
+test('lmdb: commits are visible at once; concurrent syncs share fsyncs', async () => {
+  const { s, done } = impls[1]![1]();
+  const lm = s as LmdbStorage;
+  await lm.commit([{ kind: 'put', space: 'kv', key: 'a', value: 1 }]);
+  assert.equal(lm.get('kv', 'a'), 1);
+  const before = lm.stats().syncs ?? 0;
+  await Promise.all(Array.from({ length: 20 }, (_, i) => lm.commit([{ kind: 'put', space: 'kv', key: `k${i}`, value: i }]).then(() => lm.sync())));
+  const used = (lm.stats().syncs ?? 0) - before;
+  assert.ok(used >= 1 && used < 20, `20 concurrent syncs used ${used} fsyncs`);
+  const after = lm.stats().syncs;
+  await lm.sync(); // nothing new committed
+  assert.equal(lm.stats().syncs, after);
+  await lm.close();
+  done();
+});

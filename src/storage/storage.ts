@@ -7,6 +7,10 @@ import type { Snapshot, StorageOp } from '../core/protocol.js';
 export interface Storage extends Snapshot {
   /** Atomic and durable: resolves once every op of the batch survives a crash. Batches commit in call order. */
   apply(batch: readonly StorageOp[]): Promise<void>;
+  /** Atomic and visible, survives a crashed process, but durable only after a later `sync`. */
+  commit(batch: readonly StorageOp[]): Promise<void>;
+  /** Makes every batch committed so far durable. */
+  sync(): Promise<void>;
   get(space: string, key: string): unknown;
   entries(space: string): Iterable<[string, unknown]>;
   stats(): StorageStats;
@@ -19,4 +23,6 @@ export interface StorageStats {
   readonly entries: Record<string, number>;
   readonly bytesOnDisk?: number;
   readonly batches: number;
+  /** fsyncs made (lmdb). */
+  readonly syncs?: number;
 }
