@@ -50,9 +50,12 @@ test('bad input: 4.00 for invalid JSON or a bad token, 4.15 for a non-JSON forma
 });
 
 test('Observe on /kv/{key} notifies writes made through another node', async () => {
-  await client.request({ method: 'PUT', uri: uri('node1', 'obs'), payload: '0' });
+  const put = await client.request({ method: 'PUT', uri: uri('node1', 'obs'), payload: '0' });
+  const ctx = body(put.payload)['ctx'] as string;
   const seen: unknown[] = [];
-  const obs = await client.observe(uri('node2', 'obs'), (res) => {
+  // with node1's context, node2 answers the registration only once it has the key (a 4.04 would
+  // end the observation, RFC 7641 §3.2)
+  const obs = await client.observe(uri('node2', 'obs', `?ctx=${ctx}`), (res) => {
     if (res.code === '2.05') seen.push(body(res.payload)['value']);
   });
   for (let i = 1; i <= 3; i++) {
@@ -61,5 +64,6 @@ test('Observe on /kv/{key} notifies writes made through another node', async () 
     while (!seen.includes(i) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
   await obs.cancel();
+  assert.equal(obs.first.code, '2.05');
   assert.ok([1, 2, 3].every((v) => seen.includes(v)), `notifications seen: ${JSON.stringify(seen)}`);
 });
