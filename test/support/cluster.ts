@@ -132,12 +132,12 @@ export async function http(method: string, url: string, body?: unknown, headers:
   return { status: r.status, body: parsed, context: r.headers.get('causeway-context') };
 }
 
-/** Polls `probe` until it returns true or the time runs out. */
-export async function eventually(probe: () => Promise<boolean>, ms = 15_000, what = 'condition'): Promise<void> {
+/** Polls `probe` until it returns true or the time runs out; `detail` adds context (e.g. logs) to the failure. */
+export async function eventually(probe: () => Promise<boolean>, ms = 15_000, what = 'condition', detail: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await probe()) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  throw new Error(`timed out after ${ms} ms waiting for ${what}\n${detail()}`);
 }

@@ -5,14 +5,13 @@
  * teardown for after hooks.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-/** The compiled CLI beside the compiled tests (dist-NAME/test/support → dist-NAME/src/cli/main.js). */
-export const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+import { eventually, MAIN as CLI_MAIN } from './cluster.js';
 
+/** The compiled CLI beside the compiled tests, and free ports: shared with the plain cluster harness. */
+export { MAIN as CLI_MAIN, freePort } from './cluster.js';
 export interface ClusterNodeSpec {
   readonly id: string;
   readonly host: string;
@@ -22,19 +21,6 @@ export interface ClusterNodeSpec {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A TCP port free on `host` right now (bound to port 0, then released). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export function writeClusterConfig(dir: string, secret: string, nodes: readonly ClusterNodeSpec[]): string {
   const path = join(dir, 'cluster.json');
@@ -117,14 +103,9 @@ export async function httpJson(url: string, init: RequestInit = {}, timeoutMs = 
   }
 }
 
-/** Polls until `check` returns true; throws `what` with the last detail after `timeoutMs`. */
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, detail: () => string = () => ''): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${detail()}`);
-    await sleep(100);
-  }
+/** Polls until `check` returns true; fails with `what` and `detail()` after `timeoutMs`. */
+export function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, detail: () => string = () => ''): Promise<void> {
+  return eventually(check, timeoutMs, what, detail);
 }
 
 /** Every node answers /v1/status with every peer link connected. */
