@@ -7,21 +7,21 @@ export type VectorClock = Readonly<Record<string, number>>;
 
 export const emptyVector: VectorClock = Object.freeze({});
 
-function keysOf(a: VectorClock, b: VectorClock): Set<string> {
-  return new Set([...Object.keys(a), ...Object.keys(b)]);
-}
-
-/** Compare two clocks: before (a < b), after (a > b), equal, or concurrent. */
+/** Compare two clocks: before (a < b), after (a > b), equal, or concurrent. Allocation-free: it runs per message. */
 export function compare(a: VectorClock, b: VectorClock): Ordering {
   let less = false;
   let greater = false;
-  for (const k of keysOf(a, b)) {
+  for (const k in a) {
     const x = a[k] ?? 0;
     const y = b[k] ?? 0;
     if (x < y) less = true;
     else if (x > y) greater = true;
-    if (less && greater) return 'concurrent';
   }
+  for (const k in b) {
+    if (k in a) continue;
+    if ((b[k] ?? 0) > 0) less = true;
+  }
+  if (less && greater) return 'concurrent';
   if (less) return 'before';
   if (greater) return 'after';
   return 'equal';

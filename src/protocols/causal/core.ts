@@ -9,7 +9,7 @@
  * change is also published as a `backpressure` event (`pause` / `resume`).
  */
 import type { NodeId, ProtocolCore, Ready, Snapshot, StorageOp } from '../../core/protocol.js';
-import type { VectorClock } from '../../clocks/vector.js';
+import { compare, format, type VectorClock } from '../../clocks/vector.js';
 import { assertNever, invariant } from '../../core/assert.js';
 import { CausewayError } from '../../core/errors.js';
 import type { KvOp, KvReply } from '../kv-types.js';
@@ -132,26 +132,6 @@ function writeRef(w: CausalWrite): WriteRef {
 
 function waitKey(node: NodeId, seq: number): string {
   return `${node}\u0000${seq}`;
-}
-
-/** Happens-before between two clocks without allocating (clocks are small, keys mostly shared). */
-function order(a: VectorClock, b: VectorClock): 'before' | 'after' | 'equal' | 'concurrent' {
-  let less = false;
-  let greater = false;
-  for (const k in a) {
-    const x = a[k] ?? 0;
-    const y = b[k] ?? 0;
-    if (x < y) less = true;
-    else if (x > y) greater = true;
-  }
-  for (const k in b) {
-    if (k in a) continue;
-    if ((b[k] ?? 0) > 0) less = true;
-  }
-  if (less && greater) return 'concurrent';
-  if (less) return 'before';
-  if (greater) return 'after';
-  return 'equal';
 }
 
 function clockTotal(c: VectorClock): number {
@@ -600,7 +580,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
         reqId: w.op.reqId,
         ok: false,
         reason: 'context-timeout',
-        detail: `causal context ${fmt(ctx)} not reached within ${this.options.contextWaitTicks} ticks (node clock ${fmt(nodeClock)})`,
+        detail: `causal context ${format(ctx)} not reached within ${this.options.contextWaitTicks} ticks (node clock ${format(nodeClock)})`,
       });
     }
     this.#waitingOps = still;
@@ -770,7 +750,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       next = [];
       let obsolete = false;
       for (const v of old) {
-        const o = order(v.clock, w.clock);
+        const o = compare(v.clock, w.clock);
         if (o === 'before' || o === 'equal') continue;
         if (o === 'after') obsolete = true;
         next.push(v);
@@ -1038,8 +1018,4 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #clockCopy(): VectorClock {
     return (this.#snapshot ??= { ...this.#clock });
   }
-}
-
-function fmt(c: VectorClock): string {
-  return `{${Object.entries(c).map(([k, v]) => `${k}:${v}`).join(',')}}`;
 }

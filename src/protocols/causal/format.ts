@@ -1,13 +1,11 @@
 /**
  * One-line, human-readable renderings of causal messages and events, for logs and golden traces.
  */
-import type { VectorClock } from '../../clocks/vector.js';
+import { format as formatClock } from '../../clocks/vector.js';
 import { assertNever } from '../../core/assert.js';
 import type { CausalEvent, CausalMsg, CausalWrite } from './types.js';
 
-export function formatClock(c: VectorClock): string {
-  return `{${Object.entries(c).map(([k, v]) => `${k}:${v}`).join(',')}}`;
-}
+export { formatClock };
 
 export function formatValue(v: unknown): string {
   return v === undefined ? 'undefined' : JSON.stringify(v);
