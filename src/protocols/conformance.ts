@@ -8,11 +8,12 @@
  * per-link FIFO queues (deep-copied, as a wire would) and collects the replies. A crash throws the
  * core away and rebuilds it from that disk only.
  */
-import type { NodeId, ProtocolCore, Snapshot, StorageOp } from '../core/protocol.js';
+import type { NodeId, Snapshot, StorageOp } from '../core/protocol.js';
 import { Rng } from '../core/rng.js';
 import type { KvOp, KvReply } from './kv-types.js';
 
-export type KvCore<Msg, Ev> = ProtocolCore<KvOp, Msg, KvReply, Ev>;
+export type { KvCore } from './kv-types.js';
+import type { KvCore } from './kv-types.js';
 
 export interface CoreFactory<Msg, Ev> {
   create(id: NodeId, nodes: readonly NodeId[]): KvCore<Msg, Ev>;

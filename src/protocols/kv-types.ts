@@ -3,6 +3,7 @@
  * strong). A protocol core is a `ProtocolCore<KvOp, Msg, KvReply, Event>` (src/core/protocol.ts).
  */
 import type { VectorClock } from '../clocks/vector.js';
+import type { NodeId, ProtocolCore } from '../core/protocol.js';
 
 export type KvOp =
   | { kind: 'put'; reqId: number; key: string; value: unknown; ctx?: VectorClock }
@@ -44,3 +45,11 @@ export type KvReply =
   | { reqId: number; ok: false; reason: KvFailure; detail: string };
 
 export type KvFailure = 'context-timeout' | 'not-leader' | 'overloaded';
+
+/**
+ * A key-value protocol core as drivers (runtime, simulator, conformance suite) see it. A core
+ * that can push back names the peer links the driver must stop reading from.
+ */
+export type KvCore<Msg, Event> = ProtocolCore<KvOp, Msg, KvReply, Event> & {
+  pausedPeers?(): ReadonlySet<NodeId>;
+};

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { NodeId, ProtocolCore, Ready } from '../core/protocol.js';
-import type { KvOp, KvReply } from '../protocols/kv-types.js';
+import type { NodeId, Ready } from '../core/protocol.js';
+import type { KvCore, KvOp, KvReply } from '../protocols/kv-types.js';
 import type { Storage } from '../storage/storage.js';
 import type { KvRequest } from './kv-service.js';
 
@@ -14,10 +14,7 @@ export interface PeerTransport {
   off(event: string, listener: (...args: never[]) => void): unknown;
 }
 
-/** A protocol core the runtime can drive; backpressure is optional. */
-export type KvCore<Msg, Event> = ProtocolCore<KvOp, Msg, KvReply, Event> & {
-  pausedPeers?(): ReadonlySet<NodeId>;
-};
+export type { KvCore } from '../protocols/kv-types.js';
 
 export interface ReplicaOptions {
   /** Milliseconds of real time per protocol tick. */
