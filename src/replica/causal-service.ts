@@ -61,7 +61,8 @@ export class CausalService implements Omit<KvService, 'watch'> {
     const entries: Record<string, unknown> = {};
     let n = 0;
     let truncated = false;
-    for (const [key, versions] of this.#core.entries()) {
+    // unsorted: this runs on every POST /write, and sorting the whole store each time would not pay
+    for (const [key, versions] of this.#core.versions()) {
       const winner = versions[0]; // winner first
       if (!winner || winner.deleted) continue;
       if (n >= limit) {

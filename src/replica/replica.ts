@@ -49,7 +49,7 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
   #peerTimer: NodeJS.Timeout | undefined;
   #release: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
-  #paused = new Set<NodeId>();
+  readonly #paused = new Set<NodeId>();
   #stopped = false;
   readonly #onMessage = (from: NodeId, msg: unknown): void => {
     this.#core.receive(from, msg as Msg);
@@ -162,9 +162,17 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
   #applyBackpressure(): void {
     const want = this.#core.pausedPeers?.();
     if (!want) return;
-    for (const p of want) if (!this.#paused.has(p)) this.#net.pause(p);
-    for (const p of this.#paused) if (!want.has(p)) this.#net.resume(p);
-    this.#paused = new Set(want);
+    for (const p of want) {
+      if (this.#paused.has(p)) continue;
+      this.#paused.add(p);
+      this.#net.pause(p);
+    }
+    if (this.#paused.size === want.size) return; // the common case: nothing to resume
+    for (const p of this.#paused) {
+      if (want.has(p)) continue;
+      this.#paused.delete(p);
+      this.#net.resume(p);
+    }
   }
 
   #fatal(err: unknown): void {

@@ -459,6 +459,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     return [...this.#store.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 
+  /** Every key's versions (winner first) in no particular order, without copying or sorting. */
+  versions(): IterableIterator<[string, readonly Version[]]> {
+    return this.#store.entries();
+  }
+
   /** The buffered (not yet deliverable) writes, in arrival order. */
   bufferedWrites(): BufferedInfo[] {
     return [...this.#buffer.values()].map((b) => ({
