@@ -39,7 +39,8 @@ function unwrap(r: KvReply): Extract<KvReply, { ok: true }> {
  */
 export function mountKvCoap(server: CoapServer, service: KvService, options: Partial<KvCoapOptions> = {}): () => void {
   const opts = { ...KV_COAP_DEFAULTS, ...options };
-  const watches = new Map<string, { unwatch: () => void; observers: number }>();
+  /** One watch per key ever observed here (kept: a key's observers come and go). */
+  const watches = new Map<string, () => void>();
 
   const handle = async (req: CoapRequest): Promise<CoapReply> => {
     try {
@@ -52,7 +53,7 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
         case 'GET': {
           if (req.observe === 0 && !watches.has(key)) {
             const unwatch = service.watch(key, () => server.notifyObservers(`kv/${key}`));
-            watches.set(key, { unwatch, observers: 1 });
+            watches.set(key, unwatch);
           }
           const r = unwrap(await service.submit({ kind: 'get', key, ctx }));
           if (r.kind !== 'get') throw new Error('protocol answered a get with ' + r.kind);
@@ -88,7 +89,7 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
 
   server.addResource({ path: 'kv/*', title: 'Causeway key-value store', rt: 'causeway.kv', ct: [JSON_CF], observable: true, handle });
   return () => {
-    for (const w of watches.values()) w.unwatch();
+    for (const unwatch of watches.values()) unwatch();
     watches.clear();
   };
 }
