@@ -22,6 +22,7 @@ import { Rng } from '../core/rng.js';
 import { assertNever } from '../core/assert.js';
 import { checkCausal, checkEventual, historyFromEvents, type HistoryEvent, type Verdict } from '../check/index.js';
 import { EventQueue } from './event-queue.js';
+import { HistoryLog, KIND_CODE, TYPE_CODE } from './history-log.js';
 import { SimDisk, deepFreeze } from './sim-disk.js';
 import { VirtualNetwork, type Arrival } from './network.js';
 import { ShivizLog, type ShivizClock } from './shiviz.js';
@@ -134,14 +135,9 @@ export interface SimHooks {
   readonly tuning?: Partial<SimTuning>;
 }
 
-interface Envelope {
-  readonly msg: CausalMsg;
-  readonly sv: ShivizClock | null;
-}
-
 type Ev =
   | { at: number; seq: number; k: 'tick'; node: number }
-  | { at: number; seq: number; k: 'msg'; arrival: Arrival<Envelope> }
+  | { at: number; seq: number; k: 'msg'; arrival: Arrival<CausalMsg> }
   | { at: number; seq: number; k: 'wake'; client: number }
   | { at: number; seq: number; k: 'submit'; client: number; node: number; inc: number; op: KvOp }
   | { at: number; seq: number; k: 'reply'; client: number; node: number; reply: KvReply }
@@ -162,7 +158,7 @@ interface SimNode {
   /** reqId → client, for operations submitted (or on their way) to this incarnation. */
   readonly pending: Map<number, number>;
   /** Arrivals held back while the core pauses the link they come from (backpressure), per sender. */
-  readonly held: Arrival<Envelope>[][];
+  readonly held: Arrival<CausalMsg>[][];
   heldCount: number;
 }
 
@@ -214,13 +210,19 @@ export class Simulation {
   readonly #nodes: SimNode[];
   readonly #clients: Client[];
   readonly #queue = new EventQueue<Ev>();
-  readonly #net: VirtualNetwork<Envelope>;
+  readonly #net: VirtualNetwork<CausalMsg>;
   readonly #work: Rng;
   readonly #faultRng: Rng;
   readonly #faults: ReadonlySet<FaultKind>;
-  readonly #history: HistoryEvent[] = [];
+  readonly #history: HistoryLog;
   readonly #shiviz: ShivizLog | null;
-  readonly #arrivals: Arrival<Envelope>[] = [];
+  readonly #arrivals: Arrival<CausalMsg>[] = [];
+  /** The ShiViz clock each arrival carries (only when a ShiViz log is built). */
+  readonly #carried = new WeakMap<Arrival<CausalMsg>, ShivizClock>();
+  /** Node index by id (where a core names a peer). */
+  readonly #index = new Map<NodeId, number>();
+  /** Key names k0..k{keys-1}, built once: every operation on a key hands the core the same string. */
+  readonly #keyNames: readonly string[];
   /** Per unordered pair (i*n+j, i<j): is the peer link up (as both cores were told)? */
   readonly #pairUp: Uint8Array;
   /** Per unordered pair: how many symmetric partitions currently separate it. */
@@ -270,7 +272,7 @@ export class Simulation {
     this.#faults = new Set(o.faults);
     const f = this.#faults;
     const netRng = root.fork('network');
-    this.#net = new VirtualNetwork<Envelope>(o.nodes, netRng, {
+    this.#net = new VirtualNetwork<CausalMsg>(o.nodes, netRng, {
       variedLatency: f.has('delay'),
       faults: {
         drop: f.has('drop') ? 0.005 + netRng.next() * 0.05 : 0,
@@ -281,6 +283,9 @@ export class Simulation {
     this.#shiviz = o.shiviz ? new ShivizLog() : null;
     this.#tickNs = o.tickMs * MS;
     this.#ids = Array.from({ length: o.nodes }, (_, i) => `node${i + 1}`);
+    this.#ids.forEach((id, i) => this.#index.set(id, i));
+    this.#history = new HistoryLog(this.#ids);
+    this.#keyNames = Array.from({ length: o.keys }, (_, i) => `k${i}`);
     const wanted = this.tuning.core.events;
     this.#coreOptions = { ...this.tuning.core, events: wanted === 'all' ? 'all' : [...new Set([...(wanted ?? []), ...SIM_EVENTS])] };
     this.#nodes = this.#ids.map((id, idx) => ({
@@ -378,21 +383,75 @@ export class Simulation {
 
   // ---- nodes ----
 
-  /** Runs `fn` against a live core, then executes its Ready batch. */
-  #step(n: SimNode, fn: (core: CausalCore) => void): void {
+  // One input to a live core, then its Ready batch executed (#drain). One method per kind of
+  // input rather than a callback: no closure per step.
+
+  #stepTick(n: SimNode): void {
     const core = n.core;
     if (core === null) return;
     this.#depth++;
     try {
       try {
-        fn(core);
+        core.tick();
       } catch (e) {
-        throw new Stop({ kind: 'invariant', node: n.id, message: `${n.id}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, at: this.#now });
+        throw this.#coreFailure(n, e);
       }
       this.#drain(n, core);
     } finally {
       this.#depth--;
     }
+  }
+
+  #stepReceive(n: SimNode, from: NodeId, msg: CausalMsg): void {
+    const core = n.core;
+    if (core === null) return;
+    this.#depth++;
+    try {
+      try {
+        core.receive(from, msg);
+      } catch (e) {
+        throw this.#coreFailure(n, e);
+      }
+      this.#drain(n, core);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #stepSubmit(n: SimNode, op: KvOp): void {
+    const core = n.core;
+    if (core === null) return;
+    this.#depth++;
+    try {
+      try {
+        core.submit(op);
+      } catch (e) {
+        throw this.#coreFailure(n, e);
+      }
+      this.#drain(n, core);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #stepLink(n: SimNode, peer: NodeId, up: boolean): void {
+    const core = n.core;
+    if (core === null) return;
+    this.#depth++;
+    try {
+      try {
+        core.linkChanged(peer, up);
+      } catch (e) {
+        throw this.#coreFailure(n, e);
+      }
+      this.#drain(n, core);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #coreFailure(n: SimNode, e: unknown): Stop {
+    return new Stop({ kind: 'invariant', node: n.id, message: `${n.id}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, at: this.#now });
   }
 
   /** Execute a Ready batch the way the runtime does: persist first, then send and reply. */
@@ -418,14 +477,15 @@ export class Simulation {
     const messages = r.messages;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i] as (typeof messages)[number];
-      const to = this.#ids.indexOf(m.to);
+      const to = this.#index.get(m.to) ?? -1;
       if (to < 0 || to === n.idx) throw new Stop({ kind: 'invariant', node: n.id, message: `${n.id} sent a message to ${m.to}`, at: this.#now });
       if (this.options.freezeMessages) deepFreeze(m.msg);
       const sv = this.#shiviz === null ? null : this.#shiviz.send(n.id, `send ${describe(m.msg)} to ${m.to}`);
       const first = out.length;
-      this.#net.send(n.idx, to, { msg: m.msg, sv }, this.#now, out);
+      this.#net.send(n.idx, to, m.msg, this.#now, out);
       for (let j = first; j < out.length; j++) {
-        const a = out[j] as Arrival<Envelope>;
+        const a = out[j] as Arrival<CausalMsg>;
+        if (sv !== null) this.#carried.set(a, sv);
         this.#push({ at: a.at, seq: 0, k: 'msg', arrival: a });
       }
     }
@@ -472,27 +532,30 @@ export class Simulation {
 
   #onTick(idx: number): void {
     const n = this.#nodes[idx] as SimNode;
-    this.#step(n, (core) => core.tick());
+    this.#stepTick(n);
     this.#push({ at: this.#now + n.tickNs, seq: 0, k: 'tick', node: idx });
   }
 
-  #onArrival(a: Arrival<Envelope>): void {
+  #onArrival(a: Arrival<CausalMsg>): void {
     if (!this.#net.arrive(a)) return;
     const n = this.#nodes[a.to] as SimNode;
     if (n.core === null) return; // cannot happen: a crash breaks inbound links
     if (n.held[a.from]?.length || n.core.pausedPeers().has(this.#ids[a.from] as NodeId)) {
       // Backpressure: the driver stops reading this link; the message waits on the wire.
-      (n.held[a.from] as Arrival<Envelope>[]).push(a);
+      (n.held[a.from] as Arrival<CausalMsg>[]).push(a);
       n.heldCount++;
       return;
     }
     this.#deliver(n, a);
   }
 
-  #deliver(n: SimNode, a: Arrival<Envelope>): void {
+  #deliver(n: SimNode, a: Arrival<CausalMsg>): void {
     const from = this.#ids[a.from] as NodeId;
-    if (this.#shiviz && a.payload.sv) this.#shiviz.receive(n.id, `receive ${describe(a.payload.msg)} from ${from}`, a.payload.sv);
-    this.#step(n, (core) => core.receive(from, a.payload.msg));
+    if (this.#shiviz) {
+      const sv = this.#carried.get(a);
+      if (sv !== undefined) this.#shiviz.receive(n.id, `receive ${describe(a.payload)} from ${from}`, sv);
+    }
+    this.#stepReceive(n, from, a.payload);
   }
 
   /** Deliver held arrivals from every sender the core no longer pauses, in order. */
@@ -503,9 +566,9 @@ export class Simulation {
       while (progress && n.heldCount > 0 && n.core !== null) {
         progress = false;
         for (let from = 0; from < n.held.length; from++) {
-          const list = n.held[from] as Arrival<Envelope>[];
+          const list = n.held[from] as Arrival<CausalMsg>[];
           while (list.length > 0 && n.core !== null && !n.core.pausedPeers().has(this.#ids[from] as NodeId)) {
-            const a = list.shift() as Arrival<Envelope>;
+            const a = list.shift() as Arrival<CausalMsg>;
             n.heldCount--;
             progress = true;
             this.#deliver(n, a);
@@ -543,9 +606,9 @@ export class Simulation {
     this.#dropHeld(a, j);
     this.#dropHeld(b, i);
     const up = want === 1;
-    this.#step(a, (core) => core.linkChanged(b.id, up));
+    this.#stepLink(a, b.id, up);
     if (this.#pairUp[p] !== want) return; // the world changed meanwhile (a nested refresh ran)
-    this.#step(b, (core) => core.linkChanged(a.id, up));
+    this.#stepLink(b, a.id, up);
   }
 
   /** A reconnection: the link goes down and comes straight back (anti-entropy runs on link-up). */
@@ -559,7 +622,7 @@ export class Simulation {
   }
 
   #dropHeld(n: SimNode, from: number): void {
-    const list = n.held[from] as Arrival<Envelope>[];
+    const list = n.held[from] as Arrival<CausalMsg>[];
     if (list.length === 0) return;
     this.#net.stats.dropped += list.length;
     n.heldCount -= list.length;
@@ -687,7 +750,7 @@ export class Simulation {
       if (j === idx) continue;
       const p = this.#pair(idx, j);
       const peer = this.#nodes[j] as SimNode;
-      if (peer.core === null || this.#symCuts[p] !== 0) this.#step(n, (core) => core.linkChanged(peer.id, false));
+      if (peer.core === null || this.#symCuts[p] !== 0) this.#stepLink(n, peer.id, false);
       else this.#refreshPair(idx, j);
     }
   }
@@ -713,7 +776,7 @@ export class Simulation {
       node = w.pick(alive).idx;
     }
     c.at = node;
-    const key = `k${w.int(0, this.options.keys - 1)}`;
+    const key = this.#keyNames[w.int(0, this.options.keys - 1)] as string;
     const roll = w.next();
     const reqId = ++this.#reqIds;
     const ctx = c.ctx;
@@ -729,7 +792,7 @@ export class Simulation {
     this.#issued++;
     c.busy = { reqId, node, f: op.kind as 'put' | 'get' | 'delete', key, value };
     n.pending.set(reqId, c.id);
-    this.#record({ process: c.id, type: 'invoke', f: c.busy.f, key, value, time: this.#now, node: n.id });
+    this.#record(c.id, TYPE_CODE.invoke, KIND_CODE[c.busy.f], key, value, this.#now, n.idx);
     this.#shiviz?.local(n.id, `P${c.id} invoke ${c.busy.f} ${key}${value === null ? '' : ` = ${value}`}`);
     this.#push({ at: this.#now + this.#clientLatency(), seq: 0, k: 'submit', client: c.id, node, inc: n.inc, op });
   }
@@ -737,7 +800,7 @@ export class Simulation {
   #onSubmit(_client: number, idx: number, inc: number, op: KvOp): void {
     const n = this.#nodes[idx] as SimNode;
     if (n.inc !== inc || n.core === null) return; // the node crashed meanwhile: already recorded as info
-    this.#step(n, (core) => core.submit(op));
+    this.#stepSubmit(n, op);
   }
 
   #onReply(id: number, idx: number, reply: KvReply): void {
@@ -762,7 +825,7 @@ export class Simulation {
     c.busy = null;
     const n = this.#nodes[idx] as SimNode;
     const value = busy.f === 'put' ? busy.value : readValue;
-    this.#record({ process: id, type, f: busy.f, key: busy.key, value, time: this.#now, node: n.id });
+    this.#record(id, TYPE_CODE[type], KIND_CODE[busy.f], busy.key, value, this.#now, n.idx);
     this.#shiviz?.local(n.id, `P${id} ${type} ${busy.f} ${busy.key}${busy.f === 'get' && type === 'ok' ? ` -> ${JSON.stringify(value)}` : ''}${reason ? ` (${reason})` : ''}`);
     if (type === 'ok') this.#ok++;
     else if (type === 'fail') this.#fail++;
@@ -778,9 +841,9 @@ export class Simulation {
     }
   }
 
-  #record(ev: { process: number; type: HistoryEvent['type']; f: HistoryEvent['f']; key: string; value: string | null; time: number; node: string }): void {
+  #record(process: number, type: number, f: number, key: string, value: string | null, time: number, node: number): void {
     if (!this.options.recordHistory) return;
-    this.#history.push(ev);
+    this.#history.push(process, type, f, key, value, time, node);
   }
 
   // ---- liveness ----
@@ -864,9 +927,9 @@ export class Simulation {
       const process = this.options.clients + n.idx;
       const core = n.core as CausalCore;
       for (let k = 0; k < this.options.keys; k++) {
-        const key = `k${k}`;
+        const key = this.#keyNames[k] as string;
         const reqId = ++this.#reqIds;
-        this.#record({ process, type: 'invoke', f: 'get', key, value: null, time: ++t, node: n.id });
+        this.#record(process, TYPE_CODE.invoke, KIND_CODE.get, key, null, ++t, n.idx);
         core.submit({ kind: 'get', reqId, key });
         const r = core.ready();
         const reply = r.replies.find((x) => x.reqId === reqId);
@@ -874,7 +937,7 @@ export class Simulation {
           return { kind: 'invariant', message: `${n.id}: final read of ${key} got no get reply`, at: t };
         }
         this.#finalReads++;
-        this.#record({ process, type: 'ok', f: 'get', key, value: reply.found ? (reply.value as string) : null, time: ++t, node: n.id });
+        this.#record(process, TYPE_CODE.ok, KIND_CODE.get, key, reply.found ? (reply.value as string) : null, ++t, n.idx);
       }
     }
     this.#now = t;
@@ -882,7 +945,7 @@ export class Simulation {
     if (lost !== undefined) return lost;
     if (!this.options.recordHistory || !this.options.check) return undefined;
     this.#hooks.onProgress?.({ phase: 'check', done: 0, total: 1 });
-    const parsed = historyFromEvents(this.#history);
+    const parsed = historyFromEvents(this.#history.events());
     if (!parsed.ok) return { kind: 'invariant', message: `the recorded history does not parse (line ${parsed.line}): ${parsed.reason}`, at: t };
     const h = parsed.history;
     if (h.ops.length <= this.tuning.causalCheckMaxOps) this.#verdicts.causal = checkCausal(h);
@@ -944,11 +1007,15 @@ export class Simulation {
       verdicts: { ...this.#verdicts },
       notes: [...this.#notes],
     };
+    const log = this.#history;
     const result: SimResult = {
       ok: failure === undefined,
       options: this.options,
       summary,
-      history: this.#history,
+      // Built from the recorder's columns on first access (see HistoryLog).
+      get history(): readonly HistoryEvent[] {
+        return log.events();
+      },
       replay: replayCommand(this.options),
       ...(failure === undefined ? {} : { failure }),
       ...(this.#shiviz ? { shiviz: this.#shiviz.toString() } : {}),

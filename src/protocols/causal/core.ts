@@ -82,6 +82,9 @@ export const META_LAMPORT = 'lamport';
 /** Zero runs by length, 0..16: padding without building a padded copy per key. */
 const ZEROS: readonly string[] = Array.from({ length: 17 }, (_, i) => '0'.repeat(i));
 
+/** The empty part of a Ready batch (frozen: a driver only reads a batch). */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
 /** Replication-log key: origin, then the zero-padded sequence number, so keys sort by seq. */
 export function logKey(origin: NodeId, seq: number): string {
   const digits = String(seq);
@@ -397,7 +400,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   ready(): Ready<CausalMsg, KvReply, CausalEvent> {
     for (const key of this.#dirtyKeys) {
       const siblings = this.#store.get(key);
-      invariant(siblings !== undefined, `dirty key ${key} has no state`);
+      if (siblings === undefined) invariant(false, `dirty key ${key} has no state`);
       const stored: StoredKey = { siblings };
       this.#persist.push({ kind: 'put', space: SPACE_KV, key, value: stored });
     }
@@ -407,11 +410,17 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       this.#persist.push({ kind: 'put', space: SPACE_META, key: META_LAMPORT, value: this.#lamport });
       this.#clockDirty = false;
     }
+    // An empty part is handed out as the shared frozen empty array (our own stays ours): most
+    // batches leave several parts empty, and a new array per part per call is measurable garbage.
     const out = { persist: this.#persist, messages: this.#messages, replies: this.#replies, events: this.#events };
-    this.#persist = [];
-    this.#messages = [];
-    this.#replies = [];
-    this.#events = [];
+    if (out.persist.length > 0) this.#persist = [];
+    else out.persist = NONE;
+    if (out.messages.length > 0) this.#messages = [];
+    else out.messages = NONE;
+    if (out.replies.length > 0) this.#replies = [];
+    else out.replies = NONE;
+    if (out.events.length > 0) this.#events = [];
+    else out.events = NONE;
     return out;
   }
 
@@ -612,8 +621,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       if (this.#want.duplicate) this.#events.push({ type: 'duplicate', node: this.id, peer: from, origin: w.origin, seq, clock: w.clock, key: w.key, why: 'applied' });
       return;
     }
-    const id = waitKey(w.origin, seq);
-    if (this.#buffer.has(id)) {
+    // The buffer is usually empty: no key string is built for a write delivered straight away.
+    const id = this.#buffer.size === 0 ? null : waitKey(w.origin, seq);
+    if (id !== null && this.#buffer.has(id)) {
       if (this.#want.duplicate) this.#events.push({ type: 'duplicate', node: this.id, peer: from, origin: w.origin, seq, clock: w.clock, key: w.key, why: 'buffered' });
       return;
     }
@@ -641,8 +651,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       this.#checkStuck();
       return;
     }
-    const b: Buffered = { write: w, from, seq, id, wait: miss };
-    this.#buffer.set(id, b);
+    const b: Buffered = { write: w, from, seq, id: id ?? waitKey(w.origin, seq), wait: miss };
+    this.#buffer.set(b.id, b);
     this.#index(b);
     if (this.#want.buffer) {
       this.#events.push({
@@ -676,6 +686,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    * Each buffered write is looked at once per dependency it had: no scan of the whole buffer.
    */
   #cascade(origin: NodeId, seq: number): void {
+    if (this.#waiting.size === 0) return;
     const work: string[] = [waitKey(origin, seq)];
     for (let i = 0; i < work.length; i++) {
       const k = work[i] as string;
@@ -737,7 +748,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
     let log = this.#log.get(w.origin);
     if (!log) this.#addLog((log = { origin: w.origin, base: seq - 1, head: 0, entries: [], keys: [], totals: [] }));
-    invariant(log.base + log.entries.length - log.head + 1 === seq, `log of ${w.origin} out of sequence at ${seq}`);
+    if (log.base + log.entries.length - log.head + 1 !== seq) invariant(false, `log of ${w.origin} out of sequence at ${seq}`);
     const key = logKey(w.origin, seq);
     log.entries.push(w);
     log.keys.push(key);
