@@ -3,9 +3,10 @@
  * scheduling, so two events at the same virtual instant run in the order they were scheduled —
  * a deterministic tie-break that keeps one seed → one run (ARCHITECTURE.md §4 rule 2).
  *
- * The keys live in their own arrays beside the items: the items are of many shapes (one per kind
- * of simulator event), and comparing keys read from them would be megamorphic property loads on
- * every step of every sift; reading plain number arrays is not.
+ * The keys live in their own typed arrays beside the items: the items are of many shapes (one per
+ * kind of simulator event), and comparing keys read from them would be megamorphic property loads
+ * on every step of every sift; reading Float64Arrays is not (nor does the collector scan them).
+ * The arrays only grow (doubling), so a steady agenda allocates nothing per push or pop.
  */
 export interface Scheduled {
   /** Virtual time, integer nanoseconds. */
@@ -14,33 +15,45 @@ export interface Scheduled {
   seq: number;
 }
 
+const INITIAL = 256;
+
 export class EventQueue<T extends Scheduled> {
-  readonly #items: T[] = [];
-  readonly #at: number[] = [];
-  readonly #seq: number[] = [];
+  #items: (T | undefined)[] = new Array<T | undefined>(INITIAL).fill(undefined);
+  #at = new Float64Array(INITIAL);
+  #seq = new Float64Array(INITIAL);
+  #size = 0;
   #seqNext = 0;
 
   get size(): number {
-    return this.#items.length;
+    return this.#size;
+  }
+
+  #grow(): void {
+    const n = this.#at.length * 2;
+    const at = new Float64Array(n);
+    at.set(this.#at);
+    this.#at = at;
+    const seq = new Float64Array(n);
+    seq.set(this.#seq);
+    this.#seq = seq;
+    for (let i = this.#items.length; i < n; i++) this.#items.push(undefined);
   }
 
   push(item: T): void {
     const seq = this.#seqNext++;
     item.seq = seq;
     const at = item.at;
+    if (this.#size === this.#at.length) this.#grow();
     const items = this.#items;
     const ats = this.#at;
     const seqs = this.#seq;
-    let i = items.length;
-    items.push(item);
-    ats.push(at);
-    seqs.push(seq);
+    let i = this.#size++;
     while (i > 0) {
       const p = (i - 1) >> 1;
       const pa = ats[p] as number;
       // seq grows with every push: the new item ties its parent only by time, and then comes after
       if (pa <= at) break;
-      items[i] = items[p] as T;
+      items[i] = items[p];
       ats[i] = pa;
       seqs[i] = seqs[p] as number;
       i = p;
@@ -51,20 +64,21 @@ export class EventQueue<T extends Scheduled> {
   }
 
   peek(): T | undefined {
-    return this.#items[0];
+    return this.#size === 0 ? undefined : this.#items[0];
   }
 
   pop(): T | undefined {
+    if (this.#size === 0) return undefined;
     const items = this.#items;
     const top = items[0];
-    if (top === undefined) return undefined;
+    const n = --this.#size;
+    const last = items[n];
+    items[n] = undefined; // no reference kept to a popped item
+    if (n === 0) return top;
     const ats = this.#at;
     const seqs = this.#seq;
-    const last = items.pop() as T;
-    const lastAt = ats.pop() as number;
-    const lastSeq = seqs.pop() as number;
-    const n = items.length;
-    if (n === 0) return top;
+    const lastAt = ats[n] as number;
+    const lastSeq = seqs[n] as number;
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
@@ -83,7 +97,7 @@ export class EventQueue<T extends Scheduled> {
         }
       }
       if (!(ca < lastAt || (ca === lastAt && cs < lastSeq))) break;
-      items[i] = items[c] as T;
+      items[i] = items[c];
       ats[i] = ca;
       seqs[i] = cs;
       i = c;

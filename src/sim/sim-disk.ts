@@ -26,11 +26,19 @@ export class SimDisk implements Snapshot {
   }
 
   applySync(batch: readonly StorageOp[]): void {
-    for (const op of batch) {
-      let s = this.#spaces.get(op.space);
-      if (s === undefined) this.#spaces.set(op.space, (s = new Map()));
-      if (op.kind === 'put') s.set(op.key, this.#freeze ? deepFreeze(op.value) : op.value);
-      else s.delete(op.key);
+    // Batches name a few spaces over and over: the last one looked up is kept at hand.
+    let name: string | null = null;
+    let s: Map<string, unknown> | undefined;
+    for (let i = 0; i < batch.length; i++) {
+      const op = batch[i] as StorageOp;
+      if (op.space !== name) {
+        name = op.space;
+        s = this.#spaces.get(name);
+        if (s === undefined) this.#spaces.set(name, (s = new Map()));
+      }
+      const space = s as Map<string, unknown>;
+      if (op.kind === 'put') space.set(op.key, this.#freeze ? deepFreeze(op.value) : op.value);
+      else space.delete(op.key);
     }
     this.#batches++;
   }
@@ -40,10 +48,16 @@ export class SimDisk implements Snapshot {
   }
 
   /** Entries of a space in key order (as a sorted store hands them to restore()). */
-  *entries(space: string): Iterable<[string, unknown]> {
+  entries(space: string): Iterable<[string, unknown]> {
     const s = this.#spaces.get(space);
-    if (!s) return;
-    for (const k of [...s.keys()].sort()) yield [k, s.get(k)];
+    if (!s) return [];
+    const keys = [...s.keys()].sort();
+    const out = new Array<[string, unknown]>(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      out[i] = [k, s.get(k)];
+    }
+    return out;
   }
 
   size(space: string): number {

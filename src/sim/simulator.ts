@@ -16,12 +16,13 @@
 import { CausalCore, type CausalOptions } from '../protocols/causal/core.js';
 import type { CausalEvent, CausalEventType, CausalMsg } from '../protocols/causal/types.js';
 import type { KvOp, KvReply } from '../protocols/kv-types.js';
-import { dominatedBy, type VectorClock } from '../clocks/vector.js';
+import { type VectorClock } from '../clocks/vector.js';
 import type { NodeId } from '../core/protocol.js';
 import { Rng } from '../core/rng.js';
 import { assertNever } from '../core/assert.js';
 import { checkCausal, checkEventual, historyFromEvents, type HistoryEvent, type Verdict } from '../check/index.js';
 import { EventQueue } from './event-queue.js';
+import { AckedWrites } from './acked-writes.js';
 import { HistoryLog, KIND_CODE, TYPE_CODE } from './history-log.js';
 import { SimDisk, deepFreeze } from './sim-disk.js';
 import { VirtualNetwork, type Arrival } from './network.js';
@@ -172,16 +173,6 @@ interface Client {
   busy: { reqId: number; node: number; f: 'put' | 'get' | 'delete'; key: string; value: string | null } | null;
 }
 
-/** An acknowledged write (put or delete), for the durability check at the end. */
-interface AckedWrite {
-  readonly key: string;
-  readonly clock: VectorClock;
-  readonly client: number;
-  readonly kind: 'put' | 'delete';
-  readonly value: string | null;
-  readonly node: number;
-}
-
 class Stop extends Error {
   readonly failure: SimFailure;
   constructor(failure: SimFailure) {
@@ -258,7 +249,7 @@ export class Simulation {
   readonly #verdicts: { causal?: Verdict; eventual?: Verdict } = {};
   readonly #notes: string[] = [];
   /** Every acknowledged write (put or delete): its key, clock and value, for the durability check. */
-  readonly #acked: AckedWrite[] = [];
+  readonly #acked: AckedWrites;
 
   constructor(options: Partial<SimOptions> = {}, hooks: SimHooks = {}) {
     this.options = simOptions(options);
@@ -285,6 +276,7 @@ export class Simulation {
     this.#ids = Array.from({ length: o.nodes }, (_, i) => `node${i + 1}`);
     this.#ids.forEach((id, i) => this.#index.set(id, i));
     this.#history = new HistoryLog(this.#ids);
+    this.#acked = new AckedWrites(this.#ids);
     this.#keyNames = Array.from({ length: o.keys }, (_, i) => `k${i}`);
     const wanted = this.tuning.core.events;
     this.#coreOptions = { ...this.tuning.core, events: wanted === 'all' ? 'all' : [...new Set([...(wanted ?? []), ...SIM_EVENTS])] };
@@ -976,11 +968,13 @@ export class Simulation {
     const core = this.#nodes[0]?.core;
     if (!core) return undefined;
     const state = new Map(core.entries());
-    for (const w of this.#acked) {
-      const versions = state.get(w.key) ?? [];
+    const acked = this.#acked;
+    for (let i = 0; i < acked.length; i++) {
+      const versions = state.get(acked.key(i)) ?? [];
       // before or equal: every entry <= (clock entries are never negative)
-      const ok = versions.some((v) => dominatedBy(w.clock, v.clock));
+      const ok = versions.some((v) => acked.coveredBy(i, v.clock));
       if (!ok) {
+        const w = acked.get(i);
         const have = versions.map((v) => clockText(v.clock)).join(', ') || 'nothing';
         const what = `P${w.client} ${w.kind}(${w.key}${w.value === null ? '' : `, ${w.value}`}) @${this.#ids[w.node] as NodeId}`;
         return { kind: 'lost-write', message: `acknowledged write ${what} with clock ${clockText(w.clock)} is neither present nor overwritten: key ${w.key} holds ${have}`, at: this.#now };

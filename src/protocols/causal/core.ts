@@ -278,26 +278,36 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     }
     this.#applied = clockTotal(this.#clock);
     for (const [k, v] of snapshot.entries(SPACE_KV)) this.#store.set(k, (v as StoredKey).siblings);
-    const byOrigin = new Map<NodeId, CausalWrite[]>();
-    for (const [, v] of snapshot.entries(SPACE_LOG)) {
+    // Entries come in key order: per origin, by sequence number (keys are zero-padded). The
+    // stored keys are kept as they are (compaction deletes by them); a log out of seq order (a
+    // store with another key order) is sorted.
+    const byOrigin = new Map<NodeId, { writes: CausalWrite[]; keys: string[] }>();
+    for (const [k, v] of snapshot.entries(SPACE_LOG)) {
       const w = v as CausalWrite;
-      let list = byOrigin.get(w.origin);
-      if (!list) byOrigin.set(w.origin, (list = []));
-      list.push(w);
+      let run = byOrigin.get(w.origin);
+      if (!run) byOrigin.set(w.origin, (run = { writes: [], keys: [] }));
+      run.writes.push(w);
+      run.keys.push(k);
     }
-    for (const [origin, list] of byOrigin) {
-      list.sort((a, b) => seqOf(a) - seqOf(b));
+    for (const [origin, run] of byOrigin) {
+      let list = run.writes;
+      let keys = run.keys;
+      let sorted = true;
+      for (let i = 1; i < list.length && sorted; i++) if (seqOf(list[i] as CausalWrite) < seqOf(list[i - 1] as CausalWrite)) sorted = false;
+      if (!sorted) {
+        const order = list.map((w, i) => ({ w, k: keys[i] as string }));
+        order.sort((a, b) => seqOf(a.w) - seqOf(b.w));
+        list = order.map((x) => x.w);
+        keys = order.map((x) => x.k);
+      }
       const first = seqOf(list[0] as CausalWrite);
-      list.forEach((w, i) => invariant(seqOf(w) === first + i, `replication log of ${origin} is not contiguous`));
+      for (let i = 0; i < list.length; i++) {
+        if (seqOf(list[i] as CausalWrite) !== first + i) invariant(false, `replication log of ${origin} is not contiguous`);
+      }
       invariant(first + list.length - 1 === (this.#clock[origin] ?? 0), `replication log of ${origin} does not end at the clock`);
-      this.#addLog({
-        origin,
-        base: first - 1,
-        head: 0,
-        entries: list,
-        keys: list.map((w) => logKey(origin, seqOf(w))),
-        totals: list.map((w) => clockTotal(w.clock)),
-      });
+      const totals = new Array<number>(list.length);
+      for (let i = 0; i < list.length; i++) totals[i] = clockTotal((list[i] as CausalWrite).clock);
+      this.#addLog({ origin, base: first - 1, head: 0, entries: list, keys, totals });
       this.#logLength += list.length;
     }
   }
