@@ -16,8 +16,15 @@ export function deepFreeze<T>(x: T): T {
   return x;
 }
 
+interface Space {
+  readonly map: Map<string, unknown>;
+  /** The keys in order, kept until a key is added or removed (a space of a fixed key set, such as
+   * the causal core's 'kv' one, is then sorted once rather than at every restore). */
+  sorted: string[] | null;
+}
+
 export class SimDisk implements Snapshot {
-  readonly #spaces = new Map<string, Map<string, unknown>>();
+  readonly #spaces = new Map<string, Space>();
   readonly #freeze: boolean;
   #batches = 0;
 
@@ -28,40 +35,47 @@ export class SimDisk implements Snapshot {
   applySync(batch: readonly StorageOp[]): void {
     // Batches name a few spaces over and over: the last one looked up is kept at hand.
     let name: string | null = null;
-    let s: Map<string, unknown> | undefined;
+    let space: Space | undefined;
     for (let i = 0; i < batch.length; i++) {
       const op = batch[i] as StorageOp;
       if (op.space !== name) {
         name = op.space;
-        s = this.#spaces.get(name);
-        if (s === undefined) this.#spaces.set(name, (s = new Map()));
+        space = this.#spaces.get(name);
+        if (space === undefined) this.#spaces.set(name, (space = { map: new Map(), sorted: null }));
       }
-      const space = s as Map<string, unknown>;
-      if (op.kind === 'put') space.set(op.key, this.#freeze ? deepFreeze(op.value) : op.value);
-      else space.delete(op.key);
+      const sp = space as Space;
+      const map = sp.map;
+      if (op.kind === 'put') {
+        const size = map.size;
+        map.set(op.key, this.#freeze ? deepFreeze(op.value) : op.value);
+        if (map.size !== size) sp.sorted = null;
+      } else if (map.delete(op.key)) {
+        sp.sorted = null;
+      }
     }
     this.#batches++;
   }
 
   get(space: string, key: string): unknown {
-    return this.#spaces.get(space)?.get(key);
+    return this.#spaces.get(space)?.map.get(key);
   }
 
   /** Entries of a space in key order (as a sorted store hands them to restore()). */
   entries(space: string): Iterable<[string, unknown]> {
     const s = this.#spaces.get(space);
     if (!s) return [];
-    const keys = [...s.keys()].sort();
+    const keys = (s.sorted ??= [...s.map.keys()].sort());
+    const map = s.map;
     const out = new Array<[string, unknown]>(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i] as string;
-      out[i] = [k, s.get(k)];
+      out[i] = [k, map.get(k)];
     }
     return out;
   }
 
   size(space: string): number {
-    return this.#spaces.get(space)?.size ?? 0;
+    return this.#spaces.get(space)?.map.size ?? 0;
   }
 
   get batches(): number {

@@ -464,7 +464,8 @@ export class Simulation {
         return;
       }
     }
-    for (const ev of r.events) this.#observe(n, ev);
+    const events = r.events;
+    for (let i = 0; i < events.length; i++) this.#observe(n, events[i] as CausalEvent);
     const out = this.#arrivals;
     const messages = r.messages;
     for (let i = 0; i < messages.length; i++) {
@@ -482,7 +483,9 @@ export class Simulation {
       }
     }
     if (out.length > 0) out.length = 0;
-    for (const reply of r.replies) {
+    const replies = r.replies;
+    for (let i = 0; i < replies.length; i++) {
+      const reply = replies[i] as KvReply;
       const client = n.pending.get(reply.reqId);
       if (client === undefined) continue; // a reply for an operation given up on
       n.pending.delete(reply.reqId);

@@ -82,9 +82,6 @@ export const META_LAMPORT = 'lamport';
 /** Zero runs by length, 0..16: padding without building a padded copy per key. */
 const ZEROS: readonly string[] = Array.from({ length: 17 }, (_, i) => '0'.repeat(i));
 
-/** The empty part of a Ready batch (frozen: a driver only reads a batch). */
-const NONE: never[] = Object.freeze([]) as unknown as never[];
-
 /** Replication-log key: origin, then the zero-padded sequence number, so keys sort by seq. */
 export function logKey(origin: NodeId, seq: number): string {
   const digits = String(seq);
@@ -107,6 +104,12 @@ interface OriginLog {
   keys: string[];
   /** clockTotal of each entry's clock (same indexing): the anti-entropy order. */
   totals: number[];
+  /** logKey's text before the digits, by digit count: `${origin}/` and the zero padding. */
+  readonly prefixes: readonly string[];
+}
+
+function keyPrefixes(origin: NodeId): string[] {
+  return ZEROS.map((_, digits) => `${origin}/${ZEROS[16 - digits] as string}`);
 }
 
 interface Buffered {
@@ -242,6 +245,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #replies: KvReply[] = [];
   #events: CausalEvent[] = [];
   readonly #dirtyKeys = new Set<string>();
+  /** The same keys in the order they became dirty (the order their persist ops take). */
+  readonly #dirtyList: string[] = [];
   #clockDirty = false;
 
   constructor(init: CausalInit) {
@@ -307,7 +312,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       invariant(first + list.length - 1 === (this.#clock[origin] ?? 0), `replication log of ${origin} does not end at the clock`);
       const totals = new Array<number>(list.length);
       for (let i = 0; i < list.length; i++) totals[i] = clockTotal((list[i] as CausalWrite).clock);
-      this.#addLog({ origin, base: first - 1, head: 0, entries: list, keys, totals });
+      this.#addLog({ origin, base: first - 1, head: 0, entries: list, keys, totals, prefixes: keyPrefixes(origin) });
       this.#logLength += list.length;
     }
   }
@@ -397,7 +402,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    * costs only bandwidth; a lost write is repaired.
    */
   #repairStalledPeers(): void {
-    for (const p of this.#livePeers()) {
+    const live = this.#livePeers();
+    for (let i = 0; i < live.length; i++) {
+      const p = live[i] as NodeId;
       const since = this.#ackProgress.get(p) ?? 0;
       if (this.#now - since < this.options.repairAfterTicks) continue;
       const acked = this.#acked.get(p);
@@ -408,29 +415,34 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   }
 
   ready(): Ready<CausalMsg, KvReply, CausalEvent> {
-    for (const key of this.#dirtyKeys) {
-      const siblings = this.#store.get(key);
-      if (siblings === undefined) invariant(false, `dirty key ${key} has no state`);
-      const stored: StoredKey = { siblings };
-      this.#persist.push({ kind: 'put', space: SPACE_KV, key, value: stored });
+    const dirty = this.#dirtyList;
+    if (dirty.length > 0) {
+      for (let i = 0; i < dirty.length; i++) {
+        const key = dirty[i] as string;
+        const siblings = this.#store.get(key);
+        if (siblings === undefined) invariant(false, `dirty key ${key} has no state`);
+        const stored: StoredKey = { siblings };
+        this.#persist.push({ kind: 'put', space: SPACE_KV, key, value: stored });
+      }
+      dirty.length = 0;
+      this.#dirtyKeys.clear();
     }
-    this.#dirtyKeys.clear();
     if (this.#clockDirty) {
       this.#persist.push({ kind: 'put', space: SPACE_META, key: META_CLOCK, value: this.#clockCopy() });
       this.#persist.push({ kind: 'put', space: SPACE_META, key: META_LAMPORT, value: this.#lamport });
       this.#clockDirty = false;
     }
-    // An empty part is handed out as the shared frozen empty array (our own stays ours): most
-    // batches leave several parts empty, and a new array per part per call is measurable garbage.
+    // A part left empty keeps its array (and the backing store it may have grown); the caller gets a
+    // fresh empty one, which costs a header and no backing store.
     const out = { persist: this.#persist, messages: this.#messages, replies: this.#replies, events: this.#events };
     if (out.persist.length > 0) this.#persist = [];
-    else out.persist = NONE;
+    else out.persist = [];
     if (out.messages.length > 0) this.#messages = [];
-    else out.messages = NONE;
+    else out.messages = [];
     if (out.replies.length > 0) this.#replies = [];
-    else out.replies = NONE;
+    else out.replies = [];
     if (out.events.length > 0) this.#events = [];
-    else out.events = NONE;
+    else out.events = [];
     return out;
   }
 
@@ -535,7 +547,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     // The reply leaves in this Ready batch, after the batch's persist ops are durable.
     this.#replies.push({ reqId, ok: true, kind: deleted ? 'delete' : 'put', key, clock, context: clock });
     const msg: CausalMsg = { type: 'write', write: w };
-    for (const p of this.#livePeers()) this.#send(p, msg, 1);
+    const live = this.#livePeers();
+    for (let i = 0; i < live.length; i++) this.#send(live[i] as NodeId, msg, 1);
     this.#serveWaitingOps();
   }
 
@@ -757,9 +770,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     this.#clockDirty = true;
 
     let log = this.#log.get(w.origin);
-    if (!log) this.#addLog((log = { origin: w.origin, base: seq - 1, head: 0, entries: [], keys: [], totals: [] }));
+    if (!log) this.#addLog((log = { origin: w.origin, base: seq - 1, head: 0, entries: [], keys: [], totals: [], prefixes: keyPrefixes(w.origin) }));
     if (log.base + log.entries.length - log.head + 1 !== seq) invariant(false, `log of ${w.origin} out of sequence at ${seq}`);
-    const key = logKey(w.origin, seq);
+    // logKey(origin, seq), from the log's ready-made prefix for this many digits: one concatenation.
+    const digits = String(seq);
+    const key = digits.length >= 16 ? logKey(w.origin, seq) : (log.prefixes[digits.length] as string) + digits;
     log.entries.push(w);
     log.keys.push(key);
     log.totals.push(clockTotal(w.clock));
@@ -772,6 +787,16 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     let next: Version[];
     if (old === undefined || old.length === 0) {
       next = [mine];
+    } else if (old.length === 1) {
+      // The usual case, as the general one below computes it without its work array.
+      const v = old[0] as Version;
+      const o = compare(v.clock, w.clock);
+      if (o === 'before' || o === 'equal') next = [mine];
+      else if (o === 'after') next = [v];
+      else {
+        next = [v, mine];
+        sortVersions(next);
+      }
     } else {
       next = [];
       let obsolete = false;
@@ -785,7 +810,10 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       if (next.length > 1) sortVersions(next);
     }
     this.#store.set(w.key, next);
-    this.#dirtyKeys.add(w.key);
+    const dirty = this.#dirtyKeys;
+    const before = dirty.size;
+    dirty.add(w.key);
+    if (dirty.size !== before) this.#dirtyList.push(w.key);
     if (this.#want.apply) {
       this.#events.push({
         type: 'apply',
@@ -954,7 +982,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   #sendAcks(): void {
     let clock: VectorClock | undefined;
-    for (const p of this.#livePeers()) {
+    const live = this.#livePeers();
+    for (let i = 0; i < live.length; i++) {
+      const p = live[i] as NodeId;
       if (this.#lastAckSent.get(p) === this.#applied) continue;
       clock ??= this.#clockCopy();
       this.#lastAckSent.set(p, this.#applied);
