@@ -51,6 +51,7 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
   #timer: NodeJS.Timeout | undefined;
   readonly #paused = new Set<NodeId>();
   #stopped = false;
+  #failed = false;
   readonly #onMessage = (from: NodeId, msg: unknown): void => {
     this.#core.receive(from, msg as Msg);
     this.#schedulePeer();
@@ -129,21 +130,20 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
     this.#applyBackpressure();
     if (ready.persist.length === 0 && ready.messages.length === 0 && ready.replies.length === 0 && ready.events.length === 0) return;
     const started = performance.now();
-    // Commit now (visible, safe from a crashed process); fsync only when this batch lets out a claim
-    // on what was committed: a write's acknowledgement, or a peer message (acks drive compaction
-    // elsewhere). Read replies need none: every local write they can see was made durable before
-    // its own acknowledgement left, which is before them (batches are released in order), and a
-    // replicated write is durable at its origin. Replicated writes share a later fsync.
-    const committed = ready.persist.length > 0 ? this.#storage.commit(ready.persist) : Promise.resolve();
+    // Commit now (in the write-ahead log at once: safe from a crashed process); fsync only when this
+    // batch lets out a claim on what was committed: a write's acknowledgement, or a peer message
+    // (acks drive compaction elsewhere). Read replies need none: every local write they can see was
+    // made durable before its own acknowledgement left, which is before them (batches are released
+    // in order), and a replicated write is durable at its origin. Replicated writes share a later
+    // fsync. Nothing waits for LMDB itself: the log is what makes a batch survive.
+    if (ready.persist.length > 0) this.#storage.commit(ready.persist).catch((err: unknown) => this.#fatal(err));
     const releases = ready.messages.length > 0 || ready.replies.some((r) => r.ok && (r.kind === 'put' || r.kind === 'delete'));
-    // Release in order: this batch goes out after every earlier one and after its own commit.
+    // Release in order: this batch goes out after every earlier one and after its own sync.
     const previous = this.#release;
-    this.#release = Promise.all([previous, committed])
-      .then(() => (releases ? this.#storage.sync() : undefined))
-      .then(
-        () => this.#execute(ready, started),
-        (err: unknown) => this.#fatal(err),
-      );
+    this.#release = (releases ? Promise.all([previous, this.#storage.sync()]) : previous).then(
+      () => this.#execute(ready, started),
+      (err: unknown) => this.#fatal(err),
+    );
   }
 
   #execute(ready: Ready<Msg, KvReply, Event>, started: number): void {
@@ -177,6 +177,8 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
 
   #fatal(err: unknown): void {
     // A failed commit means acknowledged state cannot be guaranteed: stop acknowledging.
+    if (this.#failed) return;
+    this.#failed = true;
     this.#stopped = true;
     this.emit('error', err instanceof Error ? err : new Error(String(err)));
     for (const [, resolve] of this.#pending) resolve({ reqId: 0, ok: false, reason: 'overloaded', detail: 'storage failure' });

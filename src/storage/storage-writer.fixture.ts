@@ -1,7 +1,8 @@
 // Test fixture: writes numbered batches as fast as it can, printing each number once durable.
 import { LmdbStorage } from './lmdb-storage.js';
 
-const s = new LmdbStorage({ path: process.argv[2] as string });
+// A small checkpoint size (argv[3]) makes checkpoints run while the process is killed.
+const s = new LmdbStorage({ path: process.argv[2] as string, checkpointBytes: Number(process.argv[3] ?? 64 * 1024 * 1024) });
 let i = 0;
 // Bounded: stops by itself after 200,000 batches or 60 s, whichever comes first.
 const deadline = Date.now() + 60_000;

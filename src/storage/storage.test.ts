@@ -49,11 +49,12 @@ test('lmdb: what was applied survives close and reopen', async () => {
   done();
 });
 
-// Durability: a write is acknowledged only after it is on disk; kill -9 loses nothing acknowledged.
+// Durability: a write is acknowledged only after it is on disk; kill -9 loses nothing acknowledged,
+// whether it lands between checkpoints or during one (the fixture checkpoints every 16 KiB of log).
 test('lmdb: kill -9 in the middle of a stream of acknowledged batches loses none of them', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'causeway-kill-'));
   const child = fileURLToPath(new URL('./storage-writer.fixture.js', import.meta.url));
-  const proc = spawn(process.execPath, [child, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [child, dir, String(16 * 1024)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let acked = -1;
   let buf = '';
   await new Promise<void>((resolve) => {

@@ -7,9 +7,12 @@ import type { Snapshot, StorageOp } from '../core/protocol.js';
 export interface Storage extends Snapshot {
   /** Atomic and durable: resolves once every op of the batch survives a crash. Batches commit in call order. */
   apply(batch: readonly StorageOp[]): Promise<void>;
-  /** Atomic and visible, survives a crashed process, but durable only after a later `sync`. */
+  /**
+   * Atomic; survives a crashed process as soon as it is called, durable only after a later
+   * `sync`; resolves once `get` and `entries` show it.
+   */
   commit(batch: readonly StorageOp[]): Promise<void>;
-  /** Makes every batch committed so far durable. */
+  /** Makes every batch whose `commit` was called so far durable. */
   sync(): Promise<void>;
   get(space: string, key: string): unknown;
   entries(space: string): Iterable<[string, unknown]>;
@@ -23,6 +26,10 @@ export interface StorageStats {
   readonly entries: Record<string, number>;
   readonly bytesOnDisk?: number;
   readonly batches: number;
-  /** fsyncs made (lmdb). */
+  /** fsyncs made (lmdb: of the write-ahead log, and of LMDB at checkpoints). */
   readonly syncs?: number;
+  /** Checkpoints made since open (lmdb). */
+  readonly checkpoints?: number;
+  /** Batches replayed from the write-ahead log when the store was opened (lmdb). */
+  readonly replayed?: number;
 }

@@ -1,0 +1,236 @@
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import type { StorageOp } from '../core/protocol.js';
+
+/**
+ * A write-ahead log: the durability half of LmdbStorage. Each committed batch is appended as one
+ * record to the current segment file (a plain `write`, so it survives a crashed process at once),
+ * and `sync` makes every record appended so far durable with one `fdatasync` per dirty segment on
+ * the thread pool; callers that arrive while one runs share the next (group commit). An append and
+ * an fdatasync of one file touch one or two disk blocks, where a synced LMDB commit rewrites
+ * several B-tree pages and its meta page: on the same disk the log syncs three to four times as
+ * often.
+ *
+ * Record layout (little-endian): u32 payload length, u32 CRC-32 of the payload, payload = msgpack
+ * of the batch as `[kind, space, key, value?][]`. Segments are `NNNNNNNNNNNN.wal`, numbered in
+ * the order they were written. Reading stops at the first torn or corrupt record (a crash in the
+ * middle of an append that was never acknowledged): `open` truncates the segment there.
+ */
+export interface WalRecovery {
+  /** Every intact batch, in the order it was appended. */
+  readonly batches: StorageOp[][];
+  /** Bytes cut off a torn tail (0 after a clean stop or a crashed process). */
+  readonly truncatedBytes: number;
+}
+
+const HEADER = 8;
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+type WireOp = [0, string, string, unknown] | [1, string, string];
+
+function segName(n: number): string {
+  return `${String(n).padStart(12, '0')}.wal`;
+}
+
+function encode(batch: readonly StorageOp[]): Buffer {
+  const wire: WireOp[] = batch.map((op) => (op.kind === 'put' ? [0, op.space, op.key, op.value] : [1, op.space, op.key]));
+  const payload = packr.pack(wire);
+  const rec = Buffer.allocUnsafe(HEADER + payload.length);
+  rec.writeUInt32LE(payload.length, 0);
+  rec.writeUInt32LE(crc32(payload), 4);
+  payload.copy(rec, HEADER);
+  return rec;
+}
+
+function decode(payload: Buffer): StorageOp[] {
+  const wire = packr.unpack(payload) as WireOp[];
+  return wire.map((w) => (w[0] === 0 ? { kind: 'put', space: w[1], key: w[2], value: w[3] } : { kind: 'del', space: w[1], key: w[2] }));
+}
+
+/** Reads the intact records of one segment; returns them and the length of the intact prefix. */
+function readSegment(file: string): { batches: StorageOp[][]; valid: number; size: number } {
+  const buf = readFileSync(file);
+  const batches: StorageOp[][] = [];
+  let at = 0;
+  while (at + HEADER <= buf.length) {
+    const len = buf.readUInt32LE(at);
+    const sum = buf.readUInt32LE(at + 4);
+    if (len === 0 || at + HEADER + len > buf.length) break;
+    const payload = buf.subarray(at + HEADER, at + HEADER + len);
+    if (crc32(payload) !== sum) break;
+    let ops: StorageOp[];
+    try {
+      ops = decode(payload);
+    } catch {
+      break;
+    }
+    batches.push(ops);
+    at += HEADER + len;
+  }
+  return { batches, valid: at, size: buf.length };
+}
+
+interface Segment {
+  readonly n: number;
+  readonly fd: number;
+  size: number;
+}
+
+export class WriteAheadLog {
+  readonly #dir: string;
+  readonly #segments: Segment[] = [];
+  /** Segments written to since their last fdatasync started. */
+  readonly #dirty = new Set<Segment>();
+  #syncing: Promise<void> | null = null;
+  #queued: Promise<void> | null = null;
+  #syncs = 0;
+  #closed = false;
+
+  private constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /**
+   * Opens (creating) the log in `dir`, reads back every intact batch of every segment in order,
+   * truncates a torn tail, and starts a fresh segment for new appends. The old segments stay until
+   * `dropBefore` is told their batches are durable elsewhere.
+   */
+  static open(dir: string): { wal: WriteAheadLog; recovery: WalRecovery } {
+    mkdirSync(dir, { recursive: true });
+    const wal = new WriteAheadLog(dir);
+    const numbers = readdirSync(dir)
+      .filter((f) => /^\d{12}\.wal$/.test(f))
+      .map((f) => Number(f.slice(0, 12)))
+      .sort((a, b) => a - b);
+    const batches: StorageOp[][] = [];
+    let truncatedBytes = 0;
+    let torn = false;
+    for (const n of numbers) {
+      const file = join(dir, segName(n));
+      if (torn) {
+        // Nothing after a torn record was ever acknowledged (a sync covers every earlier segment).
+        truncatedBytes += readFileSync(file).length;
+        unlinkSync(file);
+        continue;
+      }
+      wal.#segments.push({ n, fd: -1, size: 0 });
+      const seg = readSegment(file);
+      batches.push(...seg.batches);
+      if (seg.valid < seg.size) {
+        torn = true;
+        truncatedBytes += seg.size - seg.valid;
+        const fd = openSync(file, 'r+');
+        ftruncateSync(fd, seg.valid);
+        fsyncSync(fd);
+        closeSync(fd);
+      }
+    }
+    wal.#startSegment((numbers.at(-1) ?? 0) + 1);
+    return { wal, recovery: { batches, truncatedBytes } };
+  }
+
+  #startSegment(n: number): void {
+    const fd = openSync(join(this.#dir, segName(n)), 'wx');
+    this.#segments.push({ n, fd, size: 0 });
+    // The new file's directory entry must be durable before a record in it is acknowledged.
+    const dfd = openSync(this.#dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  }
+
+  get #current(): Segment {
+    return this.#segments[this.#segments.length - 1] as Segment;
+  }
+
+  /** Appends one batch to the current segment (in the page cache: safe from a crashed process). */
+  append(batch: readonly StorageOp[]): void {
+    if (this.#closed) throw new Error('write-ahead log is closed');
+    const rec = encode(batch);
+    const seg = this.#current;
+    let off = 0;
+    while (off < rec.length) off += writeSync(seg.fd, rec, off, rec.length - off, seg.size + off);
+    seg.size += rec.length;
+    this.#dirty.add(seg);
+  }
+
+  /** Bytes in the current segment. */
+  get currentBytes(): number {
+    return this.#current.size;
+  }
+
+  get syncs(): number {
+    return this.#syncs;
+  }
+
+  /** Makes every batch appended so far durable; concurrent callers share fdatasyncs. */
+  sync(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('write-ahead log is closed'));
+    if (this.#syncing === null) return this.#dirty.size === 0 ? Promise.resolve() : this.#startSync();
+    this.#queued ??= this.#syncing.then(() => {
+      this.#queued = null;
+      return this.#dirty.size > 0 ? this.#startSync() : undefined;
+    });
+    return this.#queued;
+  }
+
+  #startSync(): Promise<void> {
+    const segs = [...this.#dirty];
+    this.#dirty.clear();
+    this.#syncs++;
+    const p = Promise.all(
+      segs.map((s) => new Promise<void>((resolve, reject) => fdatasync(s.fd, (err) => (err ? reject(err) : resolve())))),
+    )
+      .then(() => undefined)
+      .finally(() => {
+        if (this.#syncing === p) this.#syncing = null;
+      });
+    this.#syncing = p;
+    return p;
+  }
+
+  /**
+   * Starts a new segment and returns the number of the first one to keep: every batch appended
+   * before this call is in a segment numbered below it.
+   */
+  rotate(): number {
+    const n = this.#current.n + 1;
+    this.#startSegment(n);
+    return n;
+  }
+
+  /** Deletes the segments numbered below `n` (their batches are durable elsewhere). */
+  async dropBefore(n: number): Promise<void> {
+    if (this.#closed) return;
+    // Let a running fdatasync finish before its file descriptor is closed.
+    while (this.#syncing !== null) await this.#syncing.catch(() => undefined);
+    for (let i = 0; i < this.#segments.length; ) {
+      const s = this.#segments[i] as Segment;
+      if (s.n >= n) {
+        i++;
+        continue;
+      }
+      if (s.fd >= 0) closeSync(s.fd);
+      this.#dirty.delete(s);
+      unlinkSync(join(this.#dir, segName(s.n)));
+      this.#segments.splice(i, 1);
+    }
+  }
+
+  /** Syncs what is dirty and closes every segment (the files stay). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    while (this.#syncing !== null) await this.#syncing.catch(() => undefined);
+    for (const s of this.#segments) {
+      if (s.fd < 0) continue;
+      if (this.#dirty.has(s)) fdatasyncSync(s.fd);
+      closeSync(s.fd);
+    }
+    this.#dirty.clear();
+  }
+}
