@@ -300,3 +300,25 @@ test('a sync reply lists what the requester lacks by clock total, then origin, t
   assert.deepEqual(odd, byTotal(odd));
   assert.deepEqual(odd.map((w) => `${w.origin}#${w.clock[w.origin]}`), ['node3#1', 'node2#2', 'node3#2', 'node3#3', 'node2#1']);
 });
+
+test('a batch persists each changed key once, in the order the keys first changed, however many change', () => {
+  // SPEC §2 durability: every applied write's key state is in the batch that acknowledges it —
+  // exactly once per key, for a handful of keys (scanned) and for many (a set past DIRTY_SCAN)
+  const c = new CausalCore({ id: 'node2', nodes });
+  const order = ['a', 'b', 'a', 'c', 'd', 'e', 'f', 'g', 'h', 'b', 'i', 'j', 'a', 'k'];
+  const writes: CausalWrite[] = order.map((key, i) => ({ origin: 'node1', clock: { node1: i + 1 }, lamport: i + 1, key, value: i, deleted: false }));
+  c.receive('node1', { type: 'writes', writes, reason: 'batch' });
+  const kvKeys = (ops: StorageOp[]): string[] => ops.filter((op) => op.space === SPACE_KV).map((op) => op.key);
+  assert.deepEqual(kvKeys(c.ready().persist), [...new Set(order)]);
+  // the next batches start afresh: a key changed again is persisted again, a key not changed is not
+  // eight keys then a repeat (the set is built at the ninth change), then eight others and an
+  // earlier batch's key: it must not be taken for one already in this batch
+  const eight = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'a'];
+  const others = ['p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'a'];
+  for (const few of [['c'], ['a', 'z', 'a'], order, eight, others, eight]) {
+    const base = c.clock['node1'] ?? 0;
+    const more: CausalWrite[] = few.map((key, i) => ({ origin: 'node1', clock: { node1: base + i + 1 }, lamport: 100 + base + i, key, value: i, deleted: false }));
+    c.receive('node1', { type: 'writes', writes: more, reason: 'batch' });
+    assert.deepEqual(kvKeys(c.ready().persist), [...new Set(few)]);
+  }
+});

@@ -79,6 +79,9 @@ export const SPACE_META = 'meta';
 export const META_CLOCK = 'clock';
 export const META_LAMPORT = 'lamport';
 
+/** Dirty keys up to this many are deduplicated by scanning their list (most batches change one). */
+const DIRTY_SCAN = 8;
+
 /** Zero runs by length, 0..16: padding without building a padded copy per key. */
 const ZEROS: readonly string[] = Array.from({ length: 17 }, (_, i) => '0'.repeat(i));
 
@@ -244,9 +247,10 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #messages: { to: NodeId; msg: CausalMsg }[] = [];
   #replies: KvReply[] = [];
   #events: CausalEvent[] = [];
-  readonly #dirtyKeys = new Set<string>();
-  /** The same keys in the order they became dirty (the order their persist ops take). */
+  /** Keys changed since the last Ready batch, in the order they changed (their persist order). */
   readonly #dirtyList: string[] = [];
+  /** The same keys as a set, once there are more than DIRTY_SCAN of them (else the list is scanned). */
+  readonly #dirtyKeys = new Set<string>();
   #clockDirty = false;
 
   constructor(init: CausalInit) {
@@ -424,8 +428,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
         const stored: StoredKey = { siblings };
         this.#persist.push({ kind: 'put', space: SPACE_KV, key, value: stored });
       }
-      dirty.length = 0;
-      this.#dirtyKeys.clear();
+      if (this.#dirtyKeys.size > 0) this.#dirtyKeys.clear();
+      while (dirty.length > 0) dirty.pop(); // (setting .length is a runtime call)
     }
     if (this.#clockDirty) {
       this.#persist.push({ kind: 'put', space: SPACE_META, key: META_CLOCK, value: this.#clockCopy() });
@@ -810,10 +814,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       if (next.length > 1) sortVersions(next);
     }
     this.#store.set(w.key, next);
-    const dirty = this.#dirtyKeys;
-    const before = dirty.size;
-    dirty.add(w.key);
-    if (dirty.size !== before) this.#dirtyList.push(w.key);
+    this.#markDirty(w.key);
     if (this.#want.apply) {
       this.#events.push({
         type: 'apply',
@@ -1055,6 +1056,21 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   #livePeers(): readonly NodeId[] {
     return this.#live;
+  }
+
+  #markDirty(key: string): void {
+    const list = this.#dirtyList;
+    const n = list.length;
+    if (n < DIRTY_SCAN) {
+      for (let i = 0; i < n; i++) if (list[i] === key) return;
+      list.push(key);
+      return;
+    }
+    const set = this.#dirtyKeys;
+    if (n === DIRTY_SCAN) for (let i = 0; i < n; i++) set.add(list[i] as string);
+    if (set.has(key)) return;
+    set.add(key);
+    list.push(key);
   }
 
   #addLog(log: OriginLog): void {
