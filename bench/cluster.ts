@@ -6,7 +6,9 @@
  * a three-member etcd (Debian etcd-server, JSON gateway POST /v3/kv/put) when etcd is installed.
  * Writes bench/results/cluster.json and prints a Markdown table.
  *
- * Options (environment): BENCH_SECONDS (per measurement, default 10), BENCH_SKIP_ETCD=1.
+ * Options (environment): BENCH_SECONDS (per measurement, default 10), BENCH_SKIP_ETCD=1,
+ * BENCH_PARTS (a subset of `puts,coap,lag`; default all), BENCH_LAG_RATE (puts/s for the lag
+ * measurement when the 16-client rate was not measured in this run; default 600).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { runLoad } from './coap-load.js';
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const KEYS = 10_000;
+const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'puts,coap,lag').split(','));
 const VALUE = JSON.stringify('v'.repeat(254)); // 256 bytes of JSON
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -87,7 +90,7 @@ async function startEtcd(dir: string): Promise<Target> {
       '--listen-client-urls', `http://127.0.0.1:${m.client}`, '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
       '--listen-peer-urls', `http://127.0.0.1:${m.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
       '--initial-cluster', initial, '--initial-cluster-state', 'new', '--log-level', 'error',
-    ], { stdio: ['ignore', 'ignore', 'inherit'] }),
+    ], { stdio: ['ignore', 'ignore', 'ignore'] }),
   );
   const urls = members.map((m) => `http://127.0.0.1:${m.client}`);
   await Promise.all(urls.map((u) => waitHttp(`${u}/health`)));
@@ -168,25 +171,28 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
   let coapPut: ClusterBenchResult['coapPut'];
   try {
     const targets: (() => Promise<Target>)[] = [() => startCauseway(join(dir, 'cw'))];
-    if (process.env['BENCH_SKIP_ETCD'] !== '1' && etcdAvailable()) targets.push(() => startEtcd(join(dir, 'etcd')));
+    if (!PARTS.has('puts')) console.error('BENCH_PARTS leaves out puts: no etcd comparison');
+    else if (process.env['BENCH_SKIP_ETCD'] !== '1' && etcdAvailable()) targets.push(() => startEtcd(join(dir, 'etcd')));
     else console.error('etcd not installed (apt-get install etcd-server): skipping the comparison');
     for (const start of targets) {
       const t = await start();
       try {
         await httpLoad({ urls: t.urls, concurrency: 16, durationMs: 2000, make: t.put }); // warm-up
-        for (const clients of [1, 16, 64]) {
+        for (const clients of PARTS.has('puts') ? [1, 16, 64] : []) {
           const r = await httpLoad({ urls: t.urls, concurrency: clients, durationMs: SECONDS * 1000, make: t.put });
           rows.push({ target: t.name, clients, putsPerSecond: Math.round(r.perSecond), p50Ms: round(r.p50Ms), p99Ms: round(r.p99Ms), errors: r.errors });
           console.error(`${t.name} ${clients} clients: ${Math.round(r.perSecond)} puts/s p50 ${round(r.p50Ms)} ms p99 ${round(r.p99Ms)} ms`);
         }
-        if ('coap' in t) {
+        if ('coap' in t && PARTS.has('coap')) {
           const cp = await runLoad({
             host: '127.0.0.1', port: (t as Target & { coap: number[] }).coap[0] as number, method: 'PUT', path: ['kv', 'coap-bench'],
             payload: VALUE, contentFormat: 50, inFlight: 16, durationMs: SECONDS * 1000, warmupMs: 1000, sockets: 1, count: 0, ackTimeoutMs: 2000, maxRetransmit: 4,
           });
           coapPut = { inFlight: 16, perSecond: Math.round(cp.reqPerSec), p50Ms: round(cp.p50Us / 1000), p99Ms: round(cp.p99Us / 1000), errors: cp.errors, timeouts: cp.timeouts };
           console.error(`CoAP PUT /kv on node1, 16 in flight: ${coapPut.perSecond}/s p50 ${coapPut.p50Ms} ms p99 ${coapPut.p99Ms} ms`);
-          const at16 = rows.find((r) => r.target === t.name && r.clients === 16)?.putsPerSecond ?? 1000;
+        }
+        if ('coap' in t && PARTS.has('lag')) {
+          const at16 = rows.find((r) => r.target === t.name && r.clients === 16)?.putsPerSecond ?? 2 * Number(process.env['BENCH_LAG_RATE'] ?? 600);
           const l = await measureLag(t as Target & { coap: number[] }, Math.round(at16 / 2));
           lag = { ratePerSecond: Math.round(at16 / 2), p50Ms: round(l.p50Ms), p99Ms: round(l.p99Ms), samples: l.samples };
           console.error(`replication lag at ${lag.ratePerSecond} puts/s: p50 ${lag.p50Ms} ms p99 ${lag.p99Ms} ms (${lag.samples} samples)`);

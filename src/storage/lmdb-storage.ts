@@ -106,11 +106,6 @@ export class LmdbStorage implements Storage {
     return db;
   }
 
-  #write(op: StorageOp): Promise<boolean> {
-    const db = this.#db(op.space);
-    return op.kind === 'put' ? db.put(op.key, op.value) : db.remove(op.key);
-  }
-
   async apply(batch: readonly StorageOp[]): Promise<void> {
     const visible = this.commit(batch);
     await this.sync();
