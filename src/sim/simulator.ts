@@ -535,7 +535,8 @@ export class Simulation {
     if (!this.#net.arrive(a)) return;
     const n = this.#nodes[a.to] as SimNode;
     if (n.core === null) return; // cannot happen: a crash breaks inbound links
-    if (n.held[a.from]?.length || n.core.pausedPeers().has(this.#ids[a.from] as NodeId)) {
+    const paused = n.core.pausedPeers();
+    if (n.held[a.from]?.length || (paused.size > 0 && paused.has(this.#ids[a.from] as NodeId))) {
       // Backpressure: the driver stops reading this link; the message waits on the wire.
       (n.held[a.from] as Arrival<CausalMsg>[]).push(a);
       n.heldCount++;

@@ -96,6 +96,12 @@ export interface StoredKey {
   readonly siblings: readonly Version[];
 }
 
+/** A key's state in memory: its versions (winner first), replaced (never mutated) on each write. */
+interface KeySlot {
+  readonly key: string;
+  versions: readonly Version[];
+}
+
 interface OriginLog {
   readonly origin: NodeId;
   /** Sequence number just below the first entry held (entries before it were compacted). */
@@ -218,7 +224,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #lamport = 0;
   /** Number of writes applied (sum of the clock): cheap "did the clock change" test. */
   #applied = 0;
-  readonly #store = new Map<string, readonly Version[]>();
+  /** Each key's versions, in a slot replaced on write: one map lookup per applied write. */
+  readonly #store = new Map<string, KeySlot>();
   readonly #log = new Map<NodeId, OriginLog>();
   /** The same logs in the map's (insertion) order, for loops that visit them all. */
   readonly #logs: OriginLog[] = [];
@@ -234,6 +241,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   /** #peers without #down, rebuilt only when #down changes (never mutated once handed out). */
   #live: readonly NodeId[];
   readonly #acked = new Map<NodeId, Record<NodeId, number>>();
+  /** The same records in #peers order (they are mutated in place, never replaced). */
+  readonly #ackedByPeer: Record<NodeId, number>[] = [];
   readonly #lastAckSent = new Map<NodeId, number>();
   /** Tick at which each peer's acknowledged clock last advanced (or we last repaired it). */
   readonly #ackProgress = new Map<NodeId, number>();
@@ -248,9 +257,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #replies: KvReply[] = [];
   #events: CausalEvent[] = [];
   /** Keys changed since the last Ready batch, in the order they changed (their persist order). */
-  readonly #dirtyList: string[] = [];
+  readonly #dirtyList: KeySlot[] = [];
   /** The same keys as a set, once there are more than DIRTY_SCAN of them (else the list is scanned). */
-  readonly #dirtyKeys = new Set<string>();
+  readonly #dirtyKeys = new Set<KeySlot>();
   #clockDirty = false;
 
   constructor(init: CausalInit) {
@@ -266,7 +275,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     this.#live = this.#peers;
     this.#clock = {};
     for (const n of this.nodes) this.#clock[n] = 0;
-    for (const p of this.#peers) this.#acked.set(p, {});
+    for (const p of this.#peers) {
+      const acked: Record<NodeId, number> = {};
+      this.#acked.set(p, acked);
+      this.#ackedByPeer.push(acked);
+    }
   }
 
   /** Rebuild a core from exactly what it persisted (the 'log', 'kv' and 'meta' spaces). */
@@ -286,7 +299,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       }
     }
     this.#applied = clockTotal(this.#clock);
-    for (const [k, v] of snapshot.entries(SPACE_KV)) this.#store.set(k, (v as StoredKey).siblings);
+    for (const [k, v] of snapshot.entries(SPACE_KV)) this.#store.set(k, { key: k, versions: (v as StoredKey).siblings });
     // Entries come in key order: per origin, by sequence number (keys are zero-padded). The
     // stored keys are kept as they are (compaction deletes by them); a log out of seq order (a
     // store with another key order) is sorted.
@@ -422,11 +435,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     const dirty = this.#dirtyList;
     if (dirty.length > 0) {
       for (let i = 0; i < dirty.length; i++) {
-        const key = dirty[i] as string;
-        const siblings = this.#store.get(key);
-        if (siblings === undefined) invariant(false, `dirty key ${key} has no state`);
-        const stored: StoredKey = { siblings };
-        this.#persist.push({ kind: 'put', space: SPACE_KV, key, value: stored });
+        const slot = dirty[i] as KeySlot;
+        const stored: StoredKey = { siblings: slot.versions };
+        this.#persist.push({ kind: 'put', space: SPACE_KV, key: slot.key, value: stored });
       }
       if (this.#dirtyKeys.size > 0) this.#dirtyKeys.clear();
       while (dirty.length > 0) dirty.pop(); // (setting .length is a runtime call)
@@ -472,8 +483,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       peers[p] = { acked: { ...acked }, lag: this.#lagOf(acked), linkUp: !this.#down.has(p), paused: this.#paused.has(p) };
     }
     let keys = 0;
-    for (const versions of this.#store.values()) {
-      const winner = versions[0];
+    for (const slot of this.#store.values()) {
+      const winner = slot.versions[0];
       if (winner !== undefined && !winner.deleted) keys += 1;
     }
     return {
@@ -491,12 +502,14 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   /** Every key's versions (winner first), keys sorted: tombstoned keys included. */
   entries(): [string, readonly Version[]][] {
-    return [...this.#store.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const out: [string, readonly Version[]][] = [];
+    for (const [k, slot] of this.#store) out.push([k, slot.versions]);
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 
   /** Every key's versions (winner first) in no particular order, without copying or sorting. */
-  versions(): IterableIterator<[string, readonly Version[]]> {
-    return this.#store.entries();
+  *versions(): IterableIterator<[string, readonly Version[]]> {
+    for (const [k, slot] of this.#store) yield [k, slot.versions];
   }
 
   /** The buffered (not yet deliverable) writes, in arrival order. */
@@ -542,12 +555,13 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   }
 
   #localWrite(reqId: number, key: string, value: unknown, deleted: boolean): void {
-    this.#clock[this.id] = (this.#clock[this.id] ?? 0) + 1;
+    const seq = (this.#clock[this.id] ?? 0) + 1;
+    this.#clock[this.id] = seq;
     this.#snapshot = null;
     this.#lamport += 1;
     const clock: VectorClock = this.#clockCopy();
     const w: CausalWrite = { origin: this.id, clock, lamport: this.#lamport, key, value: deleted ? null : value, deleted };
-    this.#apply(w, true);
+    this.#apply(w, true, seq);
     // The reply leaves in this Ready batch, after the batch's persist ops are durable.
     this.#replies.push({ reqId, ok: true, kind: deleted ? 'delete' : 'put', key, clock, context: clock });
     const msg: CausalMsg = { type: 'write', write: w };
@@ -557,7 +571,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   }
 
   #read(reqId: number, key: string): KvReply {
-    const versions = this.#store.get(key);
+    const versions = this.#store.get(key)?.versions;
     const context = this.#clockCopy();
     const winner = versions?.[0];
     if (versions === undefined || winner === undefined) {
@@ -580,9 +594,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   #list(prefix: string, limit: number): string[] {
     const keys: string[] = [];
-    for (const [k, versions] of this.#store) {
+    for (const [k, slot] of this.#store) {
       if (!k.startsWith(prefix)) continue;
-      const winner = versions[0];
+      const winner = slot.versions[0];
       if (winner !== undefined && !winner.deleted) keys.push(k);
     }
     keys.sort();
@@ -740,7 +754,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   #deliver(from: NodeId, w: CausalWrite, seq: number, fromBuffer: boolean): void {
     if (!this.#want.deliver) {
-      this.#apply(w, false);
+      this.#apply(w, false, seq);
       this.#lastProgress = this.#now;
       return;
     }
@@ -757,14 +771,13 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       nodeClock: {},
     };
     this.#events.push(event); // before the apply's own events (conflict)
-    this.#apply(w, false);
+    this.#apply(w, false, seq);
     event.nodeClock = this.#clockCopy();
     this.#lastProgress = this.#now;
   }
 
   /** Apply a write whose dependencies are all applied: clock, Lamport, log, key state. */
-  #apply(w: CausalWrite, local: boolean): void {
-    const seq = seqOf(w);
+  #apply(w: CausalWrite, local: boolean, seq: number = seqOf(w)): void {
     if (!local) {
       this.#clock[w.origin] = seq; // delivery rule: every other entry is already <=
       this.#snapshot = null;
@@ -786,7 +799,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     this.#persist.push({ kind: 'put', space: SPACE_LOG, key, value: w });
 
     // Siblings: drop versions this write dominates; keep concurrent ones (SPEC §2).
-    const old = this.#store.get(w.key);
+    const slot = this.#store.get(w.key);
+    const old = slot?.versions;
     const mine: Version = { origin: w.origin, clock: w.clock, lamport: w.lamport, value: w.value, deleted: w.deleted };
     let next: Version[];
     if (old === undefined || old.length === 0) {
@@ -813,8 +827,14 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       if (!obsolete) next.push(mine);
       if (next.length > 1) sortVersions(next);
     }
-    this.#store.set(w.key, next);
-    this.#markDirty(w.key);
+    if (slot === undefined) {
+      const fresh: KeySlot = { key: w.key, versions: next };
+      this.#store.set(w.key, fresh);
+      this.#markDirty(fresh);
+    } else {
+      slot.versions = next;
+      this.#markDirty(slot);
+    }
     if (this.#want.apply) {
       this.#events.push({
         type: 'apply',
@@ -1013,13 +1033,13 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     let removed = 0;
     const upTo: Record<NodeId, number> | null = this.#want.compact ? {} : null;
     const logs = this.#logs;
-    const peers = this.#peers;
+    const ackedByPeer = this.#ackedByPeer;
     for (let li = 0; li < logs.length; li++) {
       const log = logs[li] as OriginLog;
       const origin = log.origin;
       const last = log.base + log.entries.length - log.head;
       let min = last;
-      for (let pi = 0; pi < peers.length; pi++) min = Math.min(min, this.#acked.get(peers[pi] as NodeId)?.[origin] ?? 0);
+      for (let pi = 0; pi < ackedByPeer.length; pi++) min = Math.min(min, (ackedByPeer[pi] as Record<NodeId, number>)[origin] ?? 0);
       if (upTo !== null) upTo[origin] = log.base;
       if (min <= log.base) continue;
       for (let i = log.head, end = log.head + min - log.base; i < end; i++) {
@@ -1058,19 +1078,19 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     return this.#live;
   }
 
-  #markDirty(key: string): void {
+  #markDirty(slot: KeySlot): void {
     const list = this.#dirtyList;
     const n = list.length;
     if (n < DIRTY_SCAN) {
-      for (let i = 0; i < n; i++) if (list[i] === key) return;
-      list.push(key);
+      for (let i = 0; i < n; i++) if (list[i] === slot) return;
+      list.push(slot);
       return;
     }
     const set = this.#dirtyKeys;
-    if (n === DIRTY_SCAN) for (let i = 0; i < n; i++) set.add(list[i] as string);
-    if (set.has(key)) return;
-    set.add(key);
-    list.push(key);
+    if (n === DIRTY_SCAN) for (let i = 0; i < n; i++) set.add(list[i] as KeySlot);
+    if (set.has(slot)) return;
+    set.add(slot);
+    list.push(slot);
   }
 
   #addLog(log: OriginLog): void {
