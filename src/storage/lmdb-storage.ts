@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { StorageOp } from '../core/protocol.js';
 import type { Storage, StorageStats } from './storage.js';
-import { WriteAheadLog } from './wal.js';
+import { WAL_DEFAULTS, WriteAheadLog } from './wal.js';
 
 export interface LmdbStorageOptions {
   /** Directory holding the environment (created if absent). */
@@ -12,7 +12,7 @@ export interface LmdbStorageOptions {
   readonly spaces?: readonly string[];
   /** Map size in bytes (LMDB grows it as needed on Linux, this is the start). */
   readonly mapSize?: number;
-  /** Checkpoint (sync LMDB, drop the log's old segments) once the current segment is this big. */
+  /** Size of a write-ahead log segment; a checkpoint (LMDB synced, old segments dropped) follows each. */
   readonly checkpointBytes?: number;
   /** How long committed batches gather before LMDB gets them in one transaction. */
   readonly applyDelayMs?: number;
@@ -46,9 +46,9 @@ function deferred(): Deferred {
  * shared by every caller meanwhile (group commit): a log append dirties one or two blocks where a
  * synced LMDB commit rewrites several B-tree pages and its meta page.
  *
- * Once the log's current segment passes `checkpointBytes`, a checkpoint starts a new segment,
- * waits for LMDB to commit everything written before, syncs LMDB (one mdb_env_sync on a worker
- * thread) and deletes the old segments. Opening replays whatever the log still holds into LMDB:
+ * Whenever the log has moved on to a new segment (each holds `checkpointBytes`; see wal.ts for
+ * their preallocation), a checkpoint waits for LMDB to commit everything written before, syncs
+ * LMDB (one mdb_env_sync on a worker thread) and deletes the old segments. Opening replays whatever the log still holds into LMDB:
  * replaying a batch LMDB already has rewrites the same values, so replay from any earlier point
  * ends in the same state. A clean `close` checkpoints and leaves the log empty.
  */
@@ -57,7 +57,6 @@ export class LmdbStorage implements Storage {
   readonly #dbs = new Map<string, Database>();
   readonly #path: string;
   readonly #wal: WriteAheadLog;
-  readonly #checkpointBytes: number;
   #batches = 0;
   #lmdbSyncs = 0;
   #checkpoints = 0;
@@ -77,11 +76,14 @@ export class LmdbStorage implements Storage {
   constructor(options: LmdbStorageOptions) {
     mkdirSync(options.path, { recursive: true });
     this.#path = options.path;
-    this.#checkpointBytes = options.checkpointBytes ?? 64 * 1024 * 1024;
     this.#applyDelayMs = options.applyDelayMs ?? 20;
     this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, noSync: true });
     for (const s of options.spaces ?? []) this.#db(s);
-    const { wal, recovery } = WriteAheadLog.open(join(options.path, 'wal'));
+    const segmentBytes = options.checkpointBytes ?? WAL_DEFAULTS.segmentBytes;
+    const { wal, recovery } = WriteAheadLog.open(join(options.path, 'wal'), {
+      segmentBytes,
+      prepareAfterBytes: Math.min(WAL_DEFAULTS.prepareAfterBytes, segmentBytes / 4),
+    });
     this.#wal = wal;
     if (recovery.batches.length > 0) {
       for (const batch of recovery.batches) for (const op of batch) this.#db(op.space);
@@ -131,7 +133,7 @@ export class LmdbStorage implements Storage {
     this.#batches++;
     const visible = (this.#visible ??= deferred());
     this.#applyTimer ??= setTimeout(() => this.#applyPending(), this.#applyDelayMs);
-    if (this.#checkpointing === null && this.#wal.currentBytes >= this.#checkpointBytes) {
+    if (this.#checkpointing === null && this.#wal.segmentCount > 1) {
       this.#checkpointing = this.#checkpoint().finally(() => (this.#checkpointing = null));
     }
     return visible.promise;
@@ -178,7 +180,8 @@ export class LmdbStorage implements Storage {
 
   async #checkpoint(): Promise<void> {
     try {
-      const keepFrom = this.#wal.rotate();
+      // Every batch in a segment before the current one was committed before this line.
+      const keepFrom = this.#wal.currentSegment;
       this.#applyPending();
       await this.#lastWrite;
       await this.#syncLmdb();

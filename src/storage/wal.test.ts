@@ -107,6 +107,60 @@ test('wal: concurrent syncs share fdatasyncs', async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+// Preallocation: the spare is a file of zeros written in the background; the log moves into it,
+// and its zero tail reads as a clean end (nothing cut off, nothing lost), across reopens.
+test('wal: appends move into a preallocated segment whose zero tail is a clean end', async () => {
+  const dir = tmp();
+  const { wal } = WriteAheadLog.open(dir, { segmentBytes: 64 * 1024, prepareAfterBytes: 1024 });
+  const batches: StorageOp[][] = [];
+  const add = (i: number): void => {
+    const b = [put(`k${i}`, { i, pad: 'q'.repeat(200) })];
+    batches.push(b);
+    wal.append(b);
+  };
+  let i = 0;
+  while (!wal.spareReady) {
+    add(i++);
+    await new Promise((r) => setTimeout(r, 2));
+    assert.ok(i < 2000, 'the spare segment was never prepared');
+  }
+  add(i++); // moves into the spare: a growing first segment hands over as soon as it is ready
+  assert.equal(wal.segmentCount, 2);
+  const files = segments(dir);
+  assert.equal(statSync(join(dir, files[1] as string)).size, 64 * 1024, 'the new segment is preallocated');
+  for (let j = 0; j < 20; j++) add(i++);
+  await wal.sync();
+  await wal.close();
+  assert.deepEqual(readdirSync(dir).filter((f) => !f.endsWith('.wal')), [], 'no spare file left behind');
+  const r = WriteAheadLog.open(dir, { segmentBytes: 64 * 1024, prepareAfterBytes: 1024 });
+  assert.deepEqual(r.recovery.batches, batches);
+  assert.equal(r.recovery.truncatedBytes, 0);
+  assert.equal(statSync(join(dir, files[1] as string)).size, 64 * 1024, 'a zero tail is not cut off');
+  await r.wal.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// A preallocated segment with damage after its last record (a torn append over the zeros) is torn.
+test('wal: garbage after the last record of a preallocated segment is cut off as torn', async () => {
+  const dir = tmp();
+  const { wal } = WriteAheadLog.open(dir);
+  wal.append([put('a', 1)]);
+  await wal.close();
+  const file = join(dir, segments(dir)[0] as string);
+  const good = statSync(file).size;
+  const buf = Buffer.alloc(good + 4096);
+  readFileSync(file).copy(buf);
+  buf.writeUInt32LE(50, good); // a header whose payload never made it
+  buf[good + 8 + 3] = 0x7f;
+  writeFileSync(file, buf);
+  const r = WriteAheadLog.open(dir);
+  assert.deepEqual(r.recovery.batches, [[put('a', 1)]]);
+  assert.equal(r.recovery.truncatedBytes, 4096);
+  assert.equal(statSync(file).size, good);
+  await r.wal.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 // Recovery: batches that reached the log but not LMDB (a crash before LMDB's commit) are replayed
 // into LMDB when the store opens.
 test('lmdb: batches only in the write-ahead log are replayed on open', async () => {
