@@ -77,7 +77,7 @@ export class AckedWrites {
 
   /** Write i's clock <= c entry-wise (absent entries count as 0): c covers it. */
   coveredBy(i: number, c: VectorClock): boolean {
-    const other = this.#other.get(i);
+    const other = this.#other.size === 0 ? undefined : this.#other.get(i);
     if (other !== undefined) return dominatedBy(other, c);
     const ids = this.#ids;
     const base = i * this.#width;

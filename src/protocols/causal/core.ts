@@ -125,7 +125,6 @@ interface Buffered {
   readonly write: CausalWrite;
   readonly from: NodeId;
   readonly seq: number;
-  readonly id: string;
   /** The dependency it is indexed under: [node, seq]. */
   wait: [NodeId, number];
 }
@@ -145,8 +144,39 @@ function writeRef(w: CausalWrite): WriteRef {
   return { origin: w.origin, seq: seqOf(w), clock: w.clock, key: w.key };
 }
 
-function waitKey(node: NodeId, seq: number): string {
-  return `${node}\u0000${seq}`;
+/** Values by (node, sequence number), without a string key built per lookup. */
+class PairIndex<V> {
+  readonly #byNode = new Map<NodeId, Map<number, V>>();
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(node: NodeId, seq: number): V | undefined {
+    return this.#byNode.get(node)?.get(seq);
+  }
+
+  has(node: NodeId, seq: number): boolean {
+    return this.#byNode.get(node)?.has(seq) ?? false;
+  }
+
+  set(node: NodeId, seq: number, v: V): void {
+    let m = this.#byNode.get(node);
+    if (m === undefined) this.#byNode.set(node, (m = new Map()));
+    const before = m.size;
+    m.set(seq, v);
+    this.#size += m.size - before;
+  }
+
+  delete(node: NodeId, seq: number): void {
+    if (this.#byNode.get(node)?.delete(seq) === true) this.#size--;
+  }
+
+  clear(): void {
+    this.#byNode.clear();
+    this.#size = 0;
+  }
 }
 
 function clockTotal(c: VectorClock): number {
@@ -231,9 +261,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   readonly #logs: OriginLog[] = [];
   #logLength = 0;
 
-  readonly #buffer = new Map<string, Buffered>();
+  /** Buffered writes in arrival order, and the same by (origin, seq). */
+  readonly #buffer = new Set<Buffered>();
+  readonly #buffered = new PairIndex<Buffered>();
   /** Buffered writes indexed by the dependency they wait for (node, seq). */
-  readonly #waiting = new Map<string, Buffered[]>();
+  readonly #waiting = new PairIndex<Buffered[]>();
   readonly #paused = new Set<NodeId>();
   /** Peers whose writes were turned away while the buffer was full: re-sync them on resume. */
   readonly #resyncNeeded = new Set<NodeId>();
@@ -663,8 +695,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       return;
     }
     // The buffer is usually empty: no key string is built for a write delivered straight away.
-    const id = this.#buffer.size === 0 ? null : waitKey(w.origin, seq);
-    if (id !== null && this.#buffer.has(id)) {
+    if (this.#buffer.size > 0 && this.#buffered.has(w.origin, seq)) {
       if (this.#want.duplicate) this.#events.push({ type: 'duplicate', node: this.id, peer: from, origin: w.origin, seq, clock: w.clock, key: w.key, why: 'buffered' });
       return;
     }
@@ -692,8 +723,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       this.#checkStuck();
       return;
     }
-    const b: Buffered = { write: w, from, seq, id: id ?? waitKey(w.origin, seq), wait: miss };
-    this.#buffer.set(b.id, b);
+    const b: Buffered = { write: w, from, seq, wait: miss };
+    this.#buffer.add(b);
+    this.#buffered.set(w.origin, seq, b);
     this.#index(b);
     if (this.#want.buffer) {
       this.#events.push({
@@ -714,11 +746,14 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     }
   }
 
+  #unbuffer(b: Buffered): void {
+    if (this.#buffer.delete(b)) this.#buffered.delete(b.write.origin, b.seq);
+  }
+
   #index(b: Buffered): void {
-    const k = waitKey(b.wait[0], b.wait[1]);
-    const list = this.#waiting.get(k);
+    const list = this.#waiting.get(b.wait[0], b.wait[1]);
     if (list) list.push(b);
-    else this.#waiting.set(k, [b]);
+    else this.#waiting.set(b.wait[0], b.wait[1], [b]);
   }
 
   /**
@@ -728,22 +763,25 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    */
   #cascade(origin: NodeId, seq: number): void {
     if (this.#waiting.size === 0) return;
-    const work: string[] = [waitKey(origin, seq)];
-    for (let i = 0; i < work.length; i++) {
-      const k = work[i] as string;
-      const list = this.#waiting.get(k);
+    const workNodes: NodeId[] = [origin];
+    const workSeqs: number[] = [seq];
+    for (let i = 0; i < workNodes.length; i++) {
+      const node = workNodes[i] as NodeId;
+      const s = workSeqs[i] as number;
+      const list = this.#waiting.get(node, s);
       if (list === undefined) continue;
-      this.#waiting.delete(k);
+      this.#waiting.delete(node, s);
       for (const b of list) {
         if (b.seq <= (this.#clock[b.write.origin] ?? 0)) {
-          this.#buffer.delete(b.id); // applied meanwhile through another copy
+          this.#unbuffer(b); // applied meanwhile through another copy
           continue;
         }
         const miss = this.#missing(b.write, b.seq);
         if (miss === null) {
-          this.#buffer.delete(b.id);
+          this.#unbuffer(b);
           this.#deliver(b.from, b.write, b.seq, true);
-          work.push(waitKey(b.write.origin, b.seq));
+          workNodes.push(b.write.origin);
+          workSeqs.push(b.seq);
         } else {
           b.wait = miss;
           this.#index(b);
@@ -902,6 +940,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #shed(why: string): void {
     const shed = this.#buffer.size;
     this.#buffer.clear();
+    this.#buffered.clear();
     this.#waiting.clear();
     if (this.#want.backpressure) {
       this.#events.push({ type: 'backpressure', node: this.id, action: 'shed', buffered: 0, detail: `${why}: shed ${shed} buffered writes, re-syncing` });
