@@ -208,7 +208,9 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
   const etcd = rows.find((r) => r.target.startsWith('etcd') && r.clients === 16);
   const result: ClusterBenchResult = { seconds: SECONDS, rows, lag, coapPut, ratioAt16: cw && etcd ? round(cw.putsPerSecond / etcd.putsPerSecond) : undefined };
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'cluster.json'), JSON.stringify(result, null, 2) + '\n');
+  // A partial run (BENCH_PARTS) keeps the full run's file and writes its own beside it.
+  const file = PARTS.size === 3 && PARTS.has('puts') && PARTS.has('coap') && PARTS.has('lag') ? 'cluster.json' : `cluster.${[...PARTS].sort().join('-')}.json`;
+  writeFileSync(join(outDir, file), JSON.stringify(result, null, 2) + '\n');
   return result;
 }
 
