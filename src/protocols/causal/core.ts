@@ -641,14 +641,23 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   }
 
   #serveWaitingOps(): void {
-    if (this.#waitingOps.length === 0) return;
-    const still: WaitingOp[] = [];
+    const waiting = this.#waitingOps;
+    if (waiting.length === 0) return;
+    // Usually none is in context yet: find the first that is before building any list.
+    let first = 0;
+    while (first < waiting.length) {
+      const ctx = (waiting[first] as WaitingOp).op.ctx;
+      if (ctx === undefined || this.#covers(ctx)) break;
+      first++;
+    }
+    if (first === waiting.length) return;
+    const still: WaitingOp[] = waiting.slice(0, first);
     const ready: KvOp[] = [];
-    for (const w of this.#waitingOps) {
+    for (let i = first; i < waiting.length; i++) {
+      const w = waiting[i] as WaitingOp;
       if (w.op.ctx === undefined || this.#covers(w.op.ctx)) ready.push(w.op);
       else still.push(w);
     }
-    if (ready.length === 0) return;
     this.#waitingOps = still;
     for (const op of ready) this.#serve(op);
   }
@@ -762,7 +771,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    * Each buffered write is looked at once per dependency it had: no scan of the whole buffer.
    */
   #cascade(origin: NodeId, seq: number): void {
-    if (this.#waiting.size === 0) return;
+    if (this.#waiting.size === 0 || this.#waiting.get(origin, seq) === undefined) return;
     const workNodes: NodeId[] = [origin];
     const workSeqs: number[] = [seq];
     for (let i = 0; i < workNodes.length; i++) {
