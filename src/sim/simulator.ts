@@ -778,17 +778,19 @@ export class Simulation {
     const ctx = c.ctx;
     let op: KvOp;
     let value: string | null = null;
-    if (roll < this.tuning.getRatio) op = ctx ? { kind: 'get', reqId, key, ctx } : { kind: 'get', reqId, key };
-    else if (roll < this.tuning.getRatio + this.tuning.deleteRatio) op = ctx ? { kind: 'delete', reqId, key, ctx } : { kind: 'delete', reqId, key };
+    // ctx is always a property (undefined when the client has none): two object shapes, not six,
+    // for the core's property loads.
+    if (roll < this.tuning.getRatio) op = { kind: 'get', reqId, key, ctx };
+    else if (roll < this.tuning.getRatio + this.tuning.deleteRatio) op = { kind: 'delete', reqId, key, ctx };
     else {
       value = `c${c.id}-${++c.puts}`;
-      op = ctx ? { kind: 'put', reqId, key, value, ctx } : { kind: 'put', reqId, key, value };
+      op = { kind: 'put', reqId, key, value, ctx };
     }
     const n = this.#nodes[node] as SimNode;
     this.#issued++;
     c.busy = { reqId, node, f: op.kind as 'put' | 'get' | 'delete', key, value };
     n.pending.set(reqId, c.id);
-    this.#record(c.id, TYPE_CODE.invoke, KIND_CODE[c.busy.f], key, value, this.#now, n.idx);
+    this.#record(c.id, TYPE_CODE.invoke, kindCode(c.busy.f), key, value, this.#now, n.idx);
     this.#shiviz?.local(n.id, `P${c.id} invoke ${c.busy.f} ${key}${value === null ? '' : ` = ${value}`}`);
     this.#push({ at: this.#now + this.#clientLatency(), seq: 0, k: 'submit', client: c.id, node, inc: n.inc, op });
   }
@@ -821,7 +823,7 @@ export class Simulation {
     c.busy = null;
     const n = this.#nodes[idx] as SimNode;
     const value = busy.f === 'put' ? busy.value : readValue;
-    this.#record(id, TYPE_CODE[type], KIND_CODE[busy.f], busy.key, value, this.#now, n.idx);
+    this.#record(id, type === 'ok' ? TYPE_CODE.ok : type === 'fail' ? TYPE_CODE.fail : TYPE_CODE.info, kindCode(busy.f), busy.key, value, this.#now, n.idx);
     this.#shiviz?.local(n.id, `P${id} ${type} ${busy.f} ${busy.key}${busy.f === 'get' && type === 'ok' ? ` -> ${JSON.stringify(value)}` : ''}${reason ? ` (${reason})` : ''}`);
     if (type === 'ok') this.#ok++;
     else if (type === 'fail') this.#fail++;
@@ -1020,6 +1022,10 @@ export class Simulation {
     };
     return result;
   }
+}
+
+function kindCode(f: 'put' | 'get' | 'delete'): number {
+  return f === 'put' ? KIND_CODE.put : f === 'get' ? KIND_CODE.get : KIND_CODE.delete;
 }
 
 function describe(m: CausalMsg): string {
