@@ -336,27 +336,40 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     // stored keys are kept as they are (compaction deletes by them); a log out of seq order (a
     // store with another key order) is sorted.
     const byOrigin = new Map<NodeId, { writes: CausalWrite[]; keys: string[] }>();
-    for (const [k, v] of snapshot.entries(SPACE_LOG)) {
-      const w = v as CausalWrite;
-      let run = byOrigin.get(w.origin);
-      if (!run) byOrigin.set(w.origin, (run = { writes: [], keys: [] }));
+    let run: { writes: CausalWrite[]; keys: string[] } | undefined;
+    let runOrigin: NodeId | undefined;
+    for (const entry of snapshot.entries(SPACE_LOG)) {
+      const w = entry[1] as CausalWrite;
+      // entries of one origin come together (key order): one map lookup per origin, not per entry
+      if (run === undefined || w.origin !== runOrigin) {
+        runOrigin = w.origin;
+        run = byOrigin.get(w.origin);
+        if (!run) byOrigin.set(w.origin, (run = { writes: [], keys: [] }));
+      }
       run.writes.push(w);
-      run.keys.push(k);
+      run.keys.push(entry[0]);
     }
     for (const [origin, run] of byOrigin) {
       let list = run.writes;
       let keys = run.keys;
+      // The usual log: consecutive sequence numbers in key order (one pass). Otherwise sort it by
+      // sequence number and check it is contiguous.
+      const start = seqOf(list[0] as CausalWrite);
+      let inOrder = true;
+      for (let i = 1; i < list.length && inOrder; i++) if (seqOf(list[i] as CausalWrite) !== start + i) inOrder = false;
       let sorted = true;
-      for (let i = 1; i < list.length && sorted; i++) if (seqOf(list[i] as CausalWrite) < seqOf(list[i - 1] as CausalWrite)) sorted = false;
+      if (!inOrder) for (let i = 1; i < list.length && sorted; i++) if (seqOf(list[i] as CausalWrite) < seqOf(list[i - 1] as CausalWrite)) sorted = false;
       if (!sorted) {
         const order = list.map((w, i) => ({ w, k: keys[i] as string }));
         order.sort((a, b) => seqOf(a.w) - seqOf(b.w));
         list = order.map((x) => x.w);
         keys = order.map((x) => x.k);
       }
-      const first = seqOf(list[0] as CausalWrite);
-      for (let i = 0; i < list.length; i++) {
-        if (seqOf(list[i] as CausalWrite) !== first + i) invariant(false, `replication log of ${origin} is not contiguous`);
+      const first = inOrder ? start : seqOf(list[0] as CausalWrite);
+      if (!inOrder) {
+        for (let i = 0; i < list.length; i++) {
+          if (seqOf(list[i] as CausalWrite) !== first + i) invariant(false, `replication log of ${origin} is not contiguous`);
+        }
       }
       invariant(first + list.length - 1 === (this.#clock[origin] ?? 0), `replication log of ${origin} does not end at the clock`);
       const totals = new Array<number>(list.length);
