@@ -210,8 +210,8 @@ export class Simulation {
   readonly #arrivals: Arrival<CausalMsg>[] = [];
   /** The ShiViz clock each arrival carries (only when a ShiViz log is built). */
   readonly #carried = new WeakMap<Arrival<CausalMsg>, ShivizClock>();
-  /** Node index by id (where a core names a peer). */
-  readonly #index = new Map<NodeId, number>();
+  /** Whether crash faults are on (read per persisted batch). */
+  readonly #crashFaults: boolean;
   /** Key names k0..k{keys-1}, built once: every operation on a key hands the core the same string. */
   readonly #keyNames: readonly string[];
   /** Per unordered pair (i*n+j, i<j): is the peer link up (as both cores were told)? */
@@ -261,6 +261,7 @@ export class Simulation {
     this.#faultRng = root.fork('faults');
     const skewRng = root.fork('skew');
     this.#faults = new Set(o.faults);
+    this.#crashFaults = this.#faults.has('crash');
     const f = this.#faults;
     const netRng = root.fork('network');
     this.#net = new VirtualNetwork<CausalMsg>(o.nodes, netRng, {
@@ -274,7 +275,6 @@ export class Simulation {
     this.#shiviz = o.shiviz ? new ShivizLog() : null;
     this.#tickNs = o.tickMs * MS;
     this.#ids = Array.from({ length: o.nodes }, (_, i) => `node${i + 1}`);
-    this.#ids.forEach((id, i) => this.#index.set(id, i));
     this.#history = new HistoryLog(this.#ids);
     this.#acked = new AckedWrites(this.#ids);
     this.#keyNames = Array.from({ length: o.keys }, (_, i) => `k${i}`);
@@ -454,7 +454,7 @@ export class Simulation {
       if (
         this.#phase === 'safety' &&
         this.#depth === 1 &&
-        this.#faults.has('crash') &&
+        this.#crashFaults &&
         this.#faultRng.chance(this.tuning.crashAfterPersist) &&
         this.#aliveCount() > 1
       ) {
@@ -470,7 +470,7 @@ export class Simulation {
     const messages = r.messages;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i] as (typeof messages)[number];
-      const to = this.#index.get(m.to) ?? -1;
+      const to = this.#indexOf(m.to);
       if (to < 0 || to === n.idx) throw new Stop({ kind: 'invariant', node: n.id, message: `${n.id} sent a message to ${m.to}`, at: this.#now });
       if (this.options.freezeMessages) deepFreeze(m.msg);
       const sv = this.#shiviz === null ? null : this.#shiviz.send(n.id, `send ${describe(m.msg)} to ${m.to}`);
@@ -574,6 +574,13 @@ export class Simulation {
     } finally {
       this.#releasing = false;
     }
+  }
+
+  /** Index of a node id, -1 if none: a scan of a handful of ids (usually the very strings compared). */
+  #indexOf(id: NodeId): number {
+    const ids = this.#ids;
+    for (let i = 0; i < ids.length; i++) if (ids[i] === id) return i;
+    return -1;
   }
 
   #aliveCount(): number {
