@@ -5,6 +5,9 @@
  * otherwise. That is safe because protocol cores treat what they persist as immutable (a Ready
  * batch hands over fresh objects and never changes them afterwards); with `freeze` every value is
  * deep-frozen when persisted, so a core that did mutate one would throw (the tests run that way).
+ *
+ * A space's sorted key list is kept until a key is added or removed, so a space with a fixed key
+ * set (the causal core's 'kv' one) is not sorted again at every restore.
  */
 import type { Snapshot, StorageOp } from '../core/protocol.js';
 
@@ -34,6 +37,7 @@ export class SimDisk implements Snapshot {
 
   applySync(batch: readonly StorageOp[]): void {
     // Batches name a few spaces over and over: the last one looked up is kept at hand.
+    const freeze = this.#freeze;
     let name: string | null = null;
     let space: Space | undefined;
     for (let i = 0; i < batch.length; i++) {
@@ -46,9 +50,13 @@ export class SimDisk implements Snapshot {
       const sp = space as Space;
       const map = sp.map;
       if (op.kind === 'put') {
-        const size = map.size;
-        map.set(op.key, this.#freeze ? deepFreeze(op.value) : op.value);
-        if (map.size !== size) sp.sorted = null;
+        const value = freeze ? deepFreeze(op.value) : op.value;
+        if (sp.sorted === null) map.set(op.key, value);
+        else {
+          const size = map.size;
+          map.set(op.key, value);
+          if (map.size !== size) sp.sorted = null;
+        }
       } else if (map.delete(op.key)) {
         sp.sorted = null;
       }
