@@ -10,6 +10,13 @@
  * Writes bench/results/sim.json and prints the figure. Target: >= 200,000 msgs/s. Each run also
  * records the process CPU time it used (all threads: GC helpers included), which says how much of
  * the wall time the run actually had a core for on a shared machine.
+ *
+ * Where it stands (Node 20, the shared 2-core machine, A/B in the same minutes): about 95-110k
+ * msgs/s median of 5, against 65-90k before the simulator/core pass that kept histories byte-identical
+ * (history in columns, no per-step closures or envelopes, typed-array agenda, key slots and
+ * string-free buffer indexes in the causal core, cheaper restores; allocation per run 757 -> ~585 MB).
+ * The rest is spread thin: the core's per-write work (object clocks read by name, a string log key
+ * per applied write and its hashing in the disk's maps), the disk's map churn, and the collector.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
