@@ -118,6 +118,8 @@ interface Segment {
 }
 
 const SPARE = 'spare.tmp';
+/** The spare is zero-filled and synced this much at a time. */
+const SPARE_CHUNK = 256 * 1024;
 
 export class WriteAheadLog {
   readonly #dir: string;
@@ -228,15 +230,17 @@ export class WriteAheadLog {
     this.#spare = { state: 'preparing' };
     const file = join(this.#dir, SPARE);
     const size = this.#opts.segmentBytes;
-    const chunk = Buffer.alloc(Math.min(size, 1024 * 1024));
+    const chunk = Buffer.alloc(Math.min(size, SPARE_CHUNK));
     this.#spareWork = (async () => {
       const fd = await openAsync(file, 'w+');
       try {
-        for (let at = 0; at < size; ) {
+        // Small synced steps: the disk never holds a long burst of these zeros ahead of the
+        // log's own fdatasyncs (one 32 MiB flush would stall them for a few hundred ms).
+        for (let at = 0; at < size && !this.#closed; ) {
           const { bytesWritten } = await writeAsync(fd, chunk, 0, Math.min(chunk.length, size - at), at);
           at += bytesWritten;
+          await fdatasyncAsync(fd);
         }
-        await fdatasyncAsync(fd);
       } catch (err) {
         closeSync(fd);
         throw err;
