@@ -49,12 +49,10 @@ test('lmdb: what was applied survives close and reopen', async () => {
   done();
 });
 
-// Durability: a write is acknowledged only after it is on disk; kill -9 loses nothing acknowledged,
-// whether it lands between checkpoints or during one (the fixture checkpoints every 16 KiB of log).
-test('lmdb: kill -9 in the middle of a stream of acknowledged batches loses none of them', async () => {
+async function killMidStream(args: string[]): Promise<{ dir: string; acked: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'causeway-kill-'));
   const child = fileURLToPath(new URL('./storage-writer.fixture.js', import.meta.url));
-  const proc = spawn(process.execPath, [child, dir, String(16 * 1024)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [child, dir, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let acked = -1;
   let buf = '';
   await new Promise<void>((resolve) => {
@@ -70,11 +68,33 @@ test('lmdb: kill -9 in the middle of a stream of acknowledged batches loses none
     });
   });
   await new Promise((r) => proc.once('exit', r));
+  return { dir, acked };
+}
+
+async function assertAllAcked(dir: string, acked: number): Promise<LmdbStorage> {
   const s = new LmdbStorage({ path: dir });
   for (let i = 0; i <= acked; i++) {
     assert.deepEqual(s.get('log', String(i).padStart(8, '0')), { i }, `acknowledged batch ${i} lost`);
     assert.equal(s.get('kv', `k${i % 10}`) !== undefined, true);
   }
+  return s;
+}
+
+// Durability: a write is acknowledged only after it is on disk; kill -9 loses nothing acknowledged,
+// whether it lands between checkpoints or during one (the fixture checkpoints every 16 KiB of log).
+test('lmdb: kill -9 in the middle of a stream of acknowledged batches loses none of them', async () => {
+  const { dir, acked } = await killMidStream([String(16 * 1024)]);
+  const s = await assertAllAcked(dir, acked);
+  await s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// The write-ahead log alone carries acknowledged batches: with LMDB never written before the kill,
+// reopening replays every one of them from the log.
+test('lmdb: batches acknowledged but never applied to LMDB come back from the log after kill -9', async () => {
+  const { dir, acked } = await killMidStream([String(64 * 1024 * 1024), '600000']);
+  const s = await assertAllAcked(dir, acked);
+  assert.ok((s.stats().replayed ?? 0) > acked / 2, `replayed ${s.stats().replayed} batches for ${acked + 1} acknowledged`);
   await s.close();
   rmSync(dir, { recursive: true, force: true });
 });
