@@ -34,7 +34,7 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-interface Response {
+export interface Response {
   readonly status: number;
   readonly body: Buffer;
 }
@@ -84,17 +84,16 @@ export function parseResponse(buf: Buffer): { res: Response; length: number } | 
 }
 
 /** One keep-alive connection that sends a request and resolves with its response. */
-class Conn {
+export class HttpConn {
   readonly #host: string;
   readonly #port: number;
   #socket: Socket | null = null;
   #buf: Buffer = Buffer.alloc(0);
   #waiting: { resolve: (r: Response) => void; reject: (e: Error) => void } | null = null;
 
-  constructor(url: string) {
-    const u = new URL(url);
-    this.#host = u.hostname;
-    this.#port = Number(u.port);
+  constructor(host: string, port: number) {
+    this.#host = host;
+    this.#port = port;
   }
 
   #open(): Socket {
@@ -156,14 +155,17 @@ export async function httpLoad(o: HttpLoadOptions): Promise<LoadResult> {
   const start = process.hrtime.bigint();
   const end = start + BigInt(o.durationMs) * 1_000_000n;
   const interval = o.rateLimit ? (1e9 * o.concurrency) / o.rateLimit : 0;
-  const conns = Array.from({ length: o.concurrency }, (_, client) => new Conn(o.urls[client % o.urls.length] as string));
+  const conns = Array.from({ length: o.concurrency }, (_, client) => {
+    const u = new URL(o.urls[client % o.urls.length] as string);
+    return new HttpConn(u.hostname, Number(u.port));
+  });
 
   const one = async (client: number): Promise<void> => {
     const id = n++;
     const req = o.make(id);
     const t0 = process.hrtime.bigint();
     try {
-      const res = await (conns[client] as Conn).request(req.method, req.path, req.body);
+      const res = await (conns[client] as HttpConn).request(req.method, req.path, req.body);
       const t1 = process.hrtime.bigint();
       if (res.status >= 200 && res.status < 300) {
         lat.push(Number(t1 - t0) / 1e6);

@@ -120,6 +120,8 @@ interface Segment {
 const SPARE = 'spare.tmp';
 /** The spare is zero-filled and synced this much at a time. */
 const SPARE_CHUNK = 256 * 1024;
+/** ...with this pause between steps: a 32 MiB spare takes a few seconds, the log's syncs go between. */
+const SPARE_PAUSE_MS = 10;
 
 export class WriteAheadLog {
   readonly #dir: string;
@@ -234,12 +236,13 @@ export class WriteAheadLog {
     this.#spareWork = (async () => {
       const fd = await openAsync(file, 'w+');
       try {
-        // Small synced steps: the disk never holds a long burst of these zeros ahead of the
-        // log's own fdatasyncs (one 32 MiB flush would stall them for a few hundred ms).
+        // Small synced steps, paced: the disk never holds a long burst of these zeros ahead of
+        // the log's own fdatasyncs (one 32 MiB flush would stall them for a few hundred ms).
         for (let at = 0; at < size && !this.#closed; ) {
           const { bytesWritten } = await writeAsync(fd, chunk, 0, Math.min(chunk.length, size - at), at);
           at += bytesWritten;
           await fdatasyncAsync(fd);
+          if (at < size) await new Promise((r) => setTimeout(r, SPARE_PAUSE_MS));
         }
       } catch (err) {
         closeSync(fd);
