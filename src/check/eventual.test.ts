@@ -2,18 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../core/rng.js';
 import { checkEventual } from './eventual.js';
-import { loadHistory } from './fixtures.fixture.js';
+import { historyOf, loadHistory, propertySeed } from './fixtures.fixture.js';
 import { generateLinearizableHistory } from './generate.js';
-import { historyFromEvents, type History, type HistoryEvent } from './history.js';
+import { type HistoryEvent } from './history.js';
 
-const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+const SEED = propertySeed();
 test('seed', () => console.log(`seed: ${SEED} (replay with FC_SEED=${SEED})`));
 
-const hist = (events: HistoryEvent[]): History => {
-  const r = historyFromEvents(events);
-  if (!r.ok) throw new Error(`line ${r.line}: ${r.reason}`);
-  return r.history;
-};
+const hist = historyOf;
 
 function expectInvalid(file: string, rule: string, mentions: RegExp[]): void {
   const v = checkEventual(loadHistory(file));

@@ -1,10 +1,22 @@
 /** Test support: hand-made histories under testdata/histories, and brute-force oracles. */
 import { readFileSync } from 'node:fs';
-import { parseHistory, type History, type Operation } from './history.js';
+import { historyFromEvents, parseHistory, type History, type HistoryEvent, type Operation } from './history.js';
 
 /** The repository root, from dist-NAME/src/check/ or src/check/. */
 export const ROOT = new URL('../../../', import.meta.url);
 export const historyPath = (rel: string): string => new URL(`testdata/histories/${rel}`, ROOT).pathname;
+
+/** The property tests' seed: FC_SEED when set (a replay), else one drawn now; each file prints it. */
+export function propertySeed(): number {
+  return Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
+}
+
+/** A hand-built history from its events; a malformed one throws, naming the line. */
+export function historyOf(events: HistoryEvent[]): History {
+  const r = historyFromEvents(events);
+  if (!r.ok) throw new Error(`line ${r.line}: ${r.reason}`);
+  return r.history;
+}
 
 export function loadHistory(rel: string): History {
   const r = parseHistory(readFileSync(historyPath(rel), 'utf8'));

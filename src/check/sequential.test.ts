@@ -2,21 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Rng } from '../core/rng.js';
-import { bruteForce, loadHistory } from './fixtures.fixture.js';
+import { bruteForce, historyOf, loadHistory, propertySeed } from './fixtures.fixture.js';
 import { generateLinearizableHistory, generateSequentialHistory, makePhantomRead } from './generate.js';
-import { historyFromEvents, type History, type HistoryEvent } from './history.js';
 import { checkLinearizable } from './linearizable.js';
 import { arbitraryHistory } from './random-history.fixture.js';
 import { checkSequential, sequentialSearch } from './sequential.js';
 
-const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+const SEED = propertySeed();
 test('seed', () => console.log(`seed: ${SEED} (replay with FC_SEED=${SEED})`));
 
-const hist = (events: HistoryEvent[]): History => {
-  const r = historyFromEvents(events);
-  if (!r.ok) throw new Error(`line ${r.line}: ${r.reason}`);
-  return r.history;
-};
+const hist = historyOf;
 
 test('sequential but not linearizable: no real-time constraint', () => {
   const h = loadHistory('sequential/valid-not-linearizable.jsonl');
