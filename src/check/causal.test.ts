@@ -1,10 +1,12 @@
 import { test } from 'node:test';
+import { readdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Rng } from '../core/rng.js';
 import { checkCausal } from './causal.js';
-import { historyOf, loadHistory, propertySeed } from './fixtures.fixture.js';
+import type { Verdict } from './verdict.js';
+import { historyOf, historyPath, loadHistory, propertySeed } from './fixtures.fixture.js';
 import { generateLinearizableHistory, makePhantomRead } from './generate.js';
-import { type HistoryEvent } from './history.js';
+import { type HistoryEvent, type History, type Operation } from './history.js';
 
 const SEED = propertySeed();
 test('seed', () => console.log(`seed: ${SEED} (replay with FC_SEED=${SEED})`));
@@ -104,4 +106,35 @@ test('random: a read turned stale within its own session breaks read-your-writes
     }
   }
   assert.ok(caught > 5, `only ${caught} corruptions were possible`);
+});
+
+// The two representations of the causal order (per-process vector clocks, the bit matrix) must
+// give identical verdicts: on every fixture, and on random histories with info writes whose reads
+// are corrupted to return other values of the same key (valid and invalid ones alike).
+test('clock and matrix causal orders give the same verdicts', () => {
+  const both = (h: History, what: string): Verdict => {
+    const c = checkCausal(h, { order: 'clocks' });
+    assert.deepEqual(c, checkCausal(h, { order: 'matrix' }), `${what} (seed ${SEED})`);
+    return c;
+  };
+  for (const f of readdirSync(historyPath('causal')).filter((x) => x.endsWith('.jsonl'))) both(loadHistory(`causal/${f}`), f);
+  const rng = new Rng(SEED ^ 11);
+  const seen = { valid: 0, invalid: 0 };
+  for (let i = 0; i < 60; i++) {
+    const events = generateLinearizableHistory(rng.fork(`x${i}`), { processes: rng.int(2, 6), ops: rng.int(20, 200), keys: rng.int(1, 4), infoRatio: 0.1, failRatio: 0.05 });
+    both(hist(events), `history ${i}`);
+    const h = hist(events);
+    for (let k = 0; k < 3; k++) {
+      const reads = h.ops.filter((o) => o.f === 'get' && o.completeLine !== null);
+      if (reads.length === 0) break;
+      const r = reads[rng.int(0, reads.length - 1)] as Operation;
+      const puts = h.ops.filter((o) => o.f === 'put' && o.key === r.key);
+      const value = puts.length === 0 || rng.int(0, 4) === 0 ? null : (puts[rng.int(0, puts.length - 1)] as Operation).value;
+      const out = events.slice();
+      out[(r.completeLine as number) - 1] = { ...(out[(r.completeLine as number) - 1] as HistoryEvent), value };
+      const v = both(hist(out), `history ${i}, corruption ${k}`);
+      seen[v.valid === true ? 'valid' : 'invalid']++;
+    }
+  }
+  assert.ok(seen.valid > 10 && seen.invalid > 10, `corruptions gave ${seen.valid} valid and ${seen.invalid} invalid histories`);
 });

@@ -22,9 +22,15 @@ import { invalid, type Verdict, type Violation } from './verdict.js';
 export interface CausalOptions {
   /** At most this many violations are listed. */
   readonly maxViolations: number;
+  /**
+   * How →co is answered: 'clocks' gives each operation a vector of per-process session positions
+   * (memory N × processes); 'matrix' keeps the transitive closure as bits (memory N² / 8);
+   * 'auto' picks the smaller. Both give the same verdicts (tested).
+   */
+  readonly order: 'auto' | 'clocks' | 'matrix';
 }
 
-export const CAUSAL_DEFAULTS: Readonly<CausalOptions> = Object.freeze({ maxViolations: 50 });
+export const CAUSAL_DEFAULTS: Readonly<CausalOptions> = Object.freeze({ maxViolations: 50, order: 'auto' });
 
 type EdgeKind = 'so' | 'rf';
 
@@ -67,7 +73,7 @@ export function checkCausal(history: History, options: Partial<CausalOptions> = 
   const lastOk = new Map<string, number>();
   for (let i = 0; i < N; i++) {
     const op = nodes[i] as Operation;
-    const pk = `${typeof op.process}:${String(op.process)}`;
+    const pk = processKey(op);
     const prev = lastOk.get(pk);
     if (prev !== undefined) (preds[i] as { from: number; kind: EdgeKind }[]).push({ from: prev, kind: 'so' });
     if (op.status === 'ok') lastOk.set(pk, i);
@@ -94,18 +100,7 @@ export function checkCausal(history: History, options: Partial<CausalOptions> = 
   }
   if (order.length < N) return invalid('causal', [explainCycle(nodes, preds, indeg)]);
 
-  const words = (N + 31) >>> 5;
-  const past = new Uint32Array(N * words);
-  for (const i of order) {
-    const row = i * words;
-    for (const p of preds[i] as { from: number }[]) {
-      const prow = p.from * words;
-      for (let w = 0; w < words; w++) past[row + w] = (past[row + w] as number) | (past[prow + w] as number);
-      past[row + (p.from >>> 5)] = (past[row + (p.from >>> 5)] as number) | (1 << (p.from & 31));
-    }
-  }
-  /** a →co b */
-  const before = (a: number, b: number): boolean => (((past[b * words + (a >>> 5)] as number) >>> (a & 31)) & 1) === 1;
+  const before = opts.order === 'matrix' || (opts.order === 'auto' && !clocksAreSmaller(nodes)) ? matrixOrder(order, preds, N) : clockOrder(nodes, order, preds, writerOf, idx);
 
   const writesOfKey = new Map<string, number[]>();
   const readsOfKey = new Map<string, number[]>();
@@ -194,6 +189,86 @@ export function checkCausal(history: History, options: Partial<CausalOptions> = 
     if (cv.length > 0) return invalid('causal', cv, cv[0]?.ops[0]?.key);
   }
   return { valid: true, model: 'causal' };
+}
+
+/** a →co b, as the transitive closure in bits: row b holds every a in b's causal past. */
+function matrixOrder(order: readonly number[], preds: readonly { from: number }[][], N: number): (a: number, b: number) => boolean {
+  const words = (N + 31) >>> 5;
+  const past = new Uint32Array(N * words);
+  for (const i of order) {
+    const row = i * words;
+    for (const p of preds[i] as { from: number }[]) {
+      const prow = p.from * words;
+      for (let w = 0; w < words; w++) past[row + w] = (past[row + w] as number) | (past[prow + w] as number);
+      past[row + (p.from >>> 5)] = (past[row + (p.from >>> 5)] as number) | (1 << (p.from & 31));
+    }
+  }
+  return (a, b) => (((past[b * words + (a >>> 5)] as number) >>> (a & 31)) & 1) === 1;
+}
+
+const processKey = (op: Operation): string => `${typeof op.process}:${String(op.process)}`;
+
+/** Whether per-process clocks take less memory than the bit matrix for these nodes. */
+function clocksAreSmaller(nodes: readonly Operation[]): boolean {
+  const procs = new Set(nodes.map(processKey)).size;
+  return procs * 32 < nodes.length;
+}
+
+/**
+ * a →co b from vector clocks. Every ok operation sits on its process's session chain at position
+ * 1, 2, …; clock[b][p] is the furthest position on p's chain in b's causal past, so an ok a is in
+ * b's past iff clock[b][proc a] ≥ pos a. An observed info write sits on no chain (later operations
+ * of its process do not follow it): it is in b's past iff one of the reads returning it is b or is.
+ */
+function clockOrder(
+  nodes: readonly Operation[],
+  order: readonly number[],
+  preds: readonly { from: number }[][],
+  writerOf: ReadonlyMap<number, Operation>,
+  idx: ReadonlyMap<number, number>,
+): (a: number, b: number) => boolean {
+  const N = nodes.length;
+  const procIdx = new Map<string, number>();
+  const proc = new Int32Array(N).fill(-1);
+  const pos = new Int32Array(N);
+  const count: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const op = nodes[i] as Operation;
+    if (op.status !== 'ok') continue;
+    const k = processKey(op);
+    let p = procIdx.get(k);
+    if (p === undefined) procIdx.set(k, (p = count.push(0) - 1));
+    proc[i] = p;
+    pos[i] = count[p] = (count[p] as number) + 1;
+  }
+  const P = count.length;
+  const clock = new Int32Array(N * P);
+  for (const i of order) {
+    const row = i * P;
+    for (const { from } of preds[i] as { from: number }[]) {
+      const prow = from * P;
+      for (let q = 0; q < P; q++) if ((clock[prow + q] as number) > (clock[row + q] as number)) clock[row + q] = clock[prow + q] as number;
+      const fp = proc[from] as number;
+      if (fp >= 0 && (pos[from] as number) > (clock[row + fp] as number)) clock[row + fp] = pos[from] as number;
+    }
+  }
+  const readsOf = new Map<number, number[]>(); // info write node → the reads returning it
+  for (let i = 0; i < N; i++) {
+    const w = writerOf.get((nodes[i] as Operation).id);
+    if (w === undefined || w.status === 'ok') continue;
+    const wi = idx.get(w.id) as number;
+    const list = readsOf.get(wi);
+    if (list) list.push(i);
+    else readsOf.set(wi, [i]);
+  }
+  const before = (a: number, b: number): boolean => {
+    if (a === b) return false;
+    const pa = proc[a] as number;
+    if (pa >= 0) return (clock[b * P + pa] as number) >= (pos[a] as number);
+    for (const r of readsOf.get(a) ?? []) if (r === b || before(r, b)) return true;
+    return false;
+  };
+  return before;
 }
 
 function explainCycle(nodes: readonly Operation[], preds: readonly { from: number; kind: EdgeKind }[][], indeg: Int32Array): Violation {
