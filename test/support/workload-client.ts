@@ -36,7 +36,14 @@ export interface WorkloadStats {
   info: number;
 }
 
-type Outcome = { readonly type: 'ok' | 'fail' | 'info'; readonly value?: unknown; readonly context?: string };
+type Outcome = { readonly type: 'ok' | 'fail' | 'info'; readonly value?: unknown; readonly context?: string; readonly clock?: Record<string, number> };
+
+/** An acknowledged put and the clock the node gave it. */
+export interface AckedWrite {
+  readonly key: string;
+  readonly value: string | null;
+  readonly clock: Record<string, number>;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -49,6 +56,8 @@ export class HttpWorkload {
   #loops: Promise<void>[] = [];
   #nextProcess = 0;
   readonly stats: WorkloadStats = { ok: 0, fail: 0, info: 0 };
+  /** Every acknowledged put with its write clock (from the PUT response). */
+  readonly acked: AckedWrite[] = [];
 
   constructor(options: Partial<WorkloadOptions> & Pick<WorkloadOptions, 'nodes' | 'keys' | 'seed'>) {
     this.#opts = { ...WORKLOAD_DEFAULTS, ...options };
@@ -66,6 +75,7 @@ export class HttpWorkload {
     const done: HistoryEvent = { process, type: out.type, f, key, time: this.#now(), node: node.id, ...(f === 'get' ? (out.type === 'ok' ? { value: out.value as string | null } : {}) : { value }) };
     this.#events.push(done);
     this.stats[out.type]++;
+    if (f === 'put' && out.type === 'ok' && out.clock) this.acked.push({ key, value, clock: out.clock });
     return out;
   }
 
@@ -78,9 +88,9 @@ export class HttpWorkload {
         ...(f === 'put' ? { body: JSON.stringify(value) } : {}),
         signal: AbortSignal.timeout(this.#opts.opTimeoutMs),
       });
-      const body = (await res.json()) as { value?: unknown };
+      const body = (await res.json()) as { value?: unknown; clock?: Record<string, number> };
       const ctx = res.headers.get('causeway-context') ?? undefined;
-      if (res.status === 200) return { type: 'ok', value: f === 'get' ? (body.value ?? null) : undefined, ...(ctx ? { context: ctx } : {}) };
+      if (res.status === 200) return { type: 'ok', value: f === 'get' ? (body.value ?? null) : undefined, ...(ctx ? { context: ctx } : {}), ...(f === 'put' && body.clock ? { clock: body.clock } : {}) };
       if (res.status === 404 && f === 'get') return { type: 'ok', value: null, ...(ctx ? { context: ctx } : {}) };
       if (res.status >= 400 && res.status < 500) return { type: 'fail' };
       return { type: f === 'put' ? 'info' : 'fail' };
