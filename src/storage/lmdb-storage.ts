@@ -40,17 +40,18 @@ function deferred(): Deferred {
  * LMDB-backed storage with a write-ahead log for durability.
  *
  * `commit` appends the batch to the log (one `write`: from then on a crashed process loses
- * nothing of it) and hands it to LMDB, which commits it without fsync on lmdb-js's writer thread,
- * off the event loop; lmdb-js puts every write issued in one event turn into one transaction, so a
- * batch is atomic. `sync` makes every batch committed so far durable with one fdatasync of the log,
- * shared by every caller meanwhile (group commit): a log append dirties one or two blocks where a
- * synced LMDB commit rewrites several B-tree pages and its meta page.
+ * nothing of it) and queues it for LMDB, which gets every batch of the last `applyDelayMs` in one
+ * transaction, committed without fsync on lmdb-js's writer thread, off the event loop. `sync`
+ * makes every batch committed so far durable with one fdatasync of the log, shared by every caller
+ * meanwhile (group commit): a log append dirties one or two blocks where a synced LMDB commit
+ * rewrites several B-tree pages and its meta page.
  *
  * Whenever the log has moved on to a new segment (each holds `checkpointBytes`; see wal.ts for
  * their preallocation), a checkpoint waits for LMDB to commit everything written before, syncs
- * LMDB (one mdb_env_sync on a worker thread) and deletes the old segments. Opening replays whatever the log still holds into LMDB:
- * replaying a batch LMDB already has rewrites the same values, so replay from any earlier point
- * ends in the same state. A clean `close` checkpoints and leaves the log empty.
+ * LMDB (one mdb_env_sync on a worker thread) and deletes the old segments. Opening replays
+ * whatever the log still holds into LMDB: replaying a batch LMDB already has rewrites the same
+ * values, so replay from any earlier point ends in the same state. A clean `close` checkpoints and
+ * leaves the log empty.
  */
 export class LmdbStorage implements Storage {
   readonly #root: RootDatabase;
