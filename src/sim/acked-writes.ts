@@ -7,6 +7,7 @@
  */
 import { dominatedBy, type VectorClock } from '../clocks/vector.js';
 import type { NodeId } from '../core/protocol.js';
+import { grown } from './typed-grow.js';
 
 export interface AckedWrite {
   readonly key: string;
@@ -44,12 +45,8 @@ export class AckedWrites {
     const i = this.#length;
     const width = this.#width;
     if ((i + 1) * 3 > this.#meta.length) {
-      const m = new Int32Array(this.#meta.length * 2);
-      m.set(this.#meta);
-      this.#meta = m;
-      const c = new Float64Array(this.#clocks.length * 2);
-      c.set(this.#clocks);
-      this.#clocks = c;
+      this.#meta = grown(this.#meta, this.#meta.length * 2);
+      this.#clocks = grown(this.#clocks, this.#clocks.length * 2);
     }
     const ids = this.#ids;
     let j = 0;

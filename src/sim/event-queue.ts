@@ -8,6 +8,7 @@
  * on every step of every sift; reading Float64Arrays is not (nor does the collector scan them).
  * The arrays only grow (doubling), so a steady agenda allocates nothing per push or pop.
  */
+import { grown } from './typed-grow.js';
 export interface Scheduled {
   /** Virtual time, integer nanoseconds. */
   readonly at: number;
@@ -30,12 +31,8 @@ export class EventQueue<T extends Scheduled> {
 
   #grow(): void {
     const n = this.#at.length * 2;
-    const at = new Float64Array(n);
-    at.set(this.#at);
-    this.#at = at;
-    const seq = new Float64Array(n);
-    seq.set(this.#seq);
-    this.#seq = seq;
+    this.#at = grown(this.#at, n);
+    this.#seq = grown(this.#seq, n);
     for (let i = this.#items.length; i < n; i++) this.#items.push(undefined);
   }
 

@@ -6,6 +6,7 @@
  * survives, as columns they cost the collector almost nothing.
  */
 import type { EventType, HistoryEvent, OpKind } from '../check/history.js';
+import { grown } from './typed-grow.js';
 
 const TYPES: readonly EventType[] = Object.freeze(['invoke', 'ok', 'fail', 'info']);
 const KINDS: readonly OpKind[] = Object.freeze(['put', 'get', 'delete']);
@@ -51,18 +52,10 @@ export class HistoryLog {
 
   #grow(): void {
     const n = this.#process.length * 2;
-    const p = new Int32Array(n);
-    p.set(this.#process);
-    this.#process = p;
-    const k = new Uint8Array(n);
-    k.set(this.#kind);
-    this.#kind = k;
-    const d = new Int32Array(n);
-    d.set(this.#node);
-    this.#node = d;
-    const t = new Float64Array(n);
-    t.set(this.#time);
-    this.#time = t;
+    this.#process = grown(this.#process, n);
+    this.#kind = grown(this.#kind, n);
+    this.#node = grown(this.#node, n);
+    this.#time = grown(this.#time, n);
   }
 
   /** The events as objects, in recording order (built once, then shared until the next push). */

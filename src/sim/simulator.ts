@@ -30,6 +30,12 @@ import { ShivizLog, type ShivizClock } from './shiviz.js';
 import { replayCommand, simOptions, type FaultKind, type SimOptions } from './options.js';
 
 const MS = 1_000_000;
+
+/** The inputs #step feeds a core. */
+const TICK = (core: CausalCore): void => core.tick();
+const RECEIVE = (core: CausalCore, from: NodeId, msg: CausalMsg): void => core.receive(from, msg);
+const SUBMIT = (core: CausalCore, op: KvOp): void => core.submit(op);
+const LINK = (core: CausalCore, peer: NodeId, up: boolean): void => core.linkChanged(peer, up);
 const US = 1_000;
 
 /**
@@ -378,64 +384,16 @@ export class Simulation {
 
   // ---- nodes ----
 
-  // One input to a live core, then its Ready batch executed (#drain). One method per kind of
-  // input rather than a callback: no closure per step.
+  // One input to a live core, then its Ready batch executed (#drain). The input is one of the
+  // module-level functions TICK, RECEIVE, SUBMIT, LINK, not a closure: nothing is allocated per step.
 
-  #stepTick(n: SimNode): void {
+  #step<A, B>(n: SimNode, input: (core: CausalCore, a: A, b: B) => void, a: A, b: B): void {
     const core = n.core;
     if (core === null) return;
     this.#depth++;
     try {
       try {
-        core.tick();
-      } catch (e) {
-        throw this.#coreFailure(n, e);
-      }
-      this.#drain(n, core);
-    } finally {
-      this.#depth--;
-    }
-  }
-
-  #stepReceive(n: SimNode, from: NodeId, msg: CausalMsg): void {
-    const core = n.core;
-    if (core === null) return;
-    this.#depth++;
-    try {
-      try {
-        core.receive(from, msg);
-      } catch (e) {
-        throw this.#coreFailure(n, e);
-      }
-      this.#drain(n, core);
-    } finally {
-      this.#depth--;
-    }
-  }
-
-  #stepSubmit(n: SimNode, op: KvOp): void {
-    const core = n.core;
-    if (core === null) return;
-    this.#depth++;
-    try {
-      try {
-        core.submit(op);
-      } catch (e) {
-        throw this.#coreFailure(n, e);
-      }
-      this.#drain(n, core);
-    } finally {
-      this.#depth--;
-    }
-  }
-
-  #stepLink(n: SimNode, peer: NodeId, up: boolean): void {
-    const core = n.core;
-    if (core === null) return;
-    this.#depth++;
-    try {
-      try {
-        core.linkChanged(peer, up);
+        input(core, a, b);
       } catch (e) {
         throw this.#coreFailure(n, e);
       }
@@ -530,7 +488,7 @@ export class Simulation {
 
   #onTick(idx: number): void {
     const n = this.#nodes[idx] as SimNode;
-    this.#stepTick(n);
+    this.#step(n, TICK, undefined, undefined);
     this.#push({ at: this.#now + n.tickNs, seq: 0, k: 'tick', node: idx });
   }
 
@@ -554,7 +512,7 @@ export class Simulation {
       const sv = this.#carried.get(a);
       if (sv !== undefined) this.#shiviz.receive(n.id, `receive ${describe(a.payload)} from ${from}`, sv);
     }
-    this.#stepReceive(n, from, a.payload);
+    this.#step(n, RECEIVE, from, a.payload);
   }
 
   /** Deliver held arrivals from every sender the core no longer pauses, in order. */
@@ -612,9 +570,9 @@ export class Simulation {
     this.#dropHeld(a, j);
     this.#dropHeld(b, i);
     const up = want === 1;
-    this.#stepLink(a, b.id, up);
+    this.#step(a, LINK, b.id, up);
     if (this.#pairUp[p] !== want) return; // the world changed meanwhile (a nested refresh ran)
-    this.#stepLink(b, a.id, up);
+    this.#step(b, LINK, a.id, up);
   }
 
   /** A reconnection: the link goes down and comes straight back (anti-entropy runs on link-up). */
@@ -756,7 +714,7 @@ export class Simulation {
       if (j === idx) continue;
       const p = this.#pair(idx, j);
       const peer = this.#nodes[j] as SimNode;
-      if (peer.core === null || this.#symCuts[p] !== 0) this.#stepLink(n, peer.id, false);
+      if (peer.core === null || this.#symCuts[p] !== 0) this.#step(n, LINK, peer.id, false);
       else this.#refreshPair(idx, j);
     }
   }
@@ -808,7 +766,7 @@ export class Simulation {
   #onSubmit(_client: number, idx: number, inc: number, op: KvOp): void {
     const n = this.#nodes[idx] as SimNode;
     if (n.inc !== inc || n.core === null) return; // the node crashed meanwhile: already recorded as info
-    this.#stepSubmit(n, op);
+    this.#step(n, SUBMIT, op, undefined);
   }
 
   #onReply(id: number, idx: number, reply: KvReply): void {
