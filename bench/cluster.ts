@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { NODE_PROCESS_FLAGS } from '../src/cli/node-flags.js';
 import { CoapClient } from '../src/transport/coap/client.js';
 import { freePort } from '../test/support/cluster.js';
 import { Worker } from 'node:worker_threads';
@@ -66,7 +67,7 @@ async function startCauseway(dir: string): Promise<Target & { coap: number[] }> 
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'cluster.json');
   writeFileSync(config, JSON.stringify({ model: 'causal', secret: 'bench-secret-0123456789abcdef', dataDir: join(dir, 'data'), nodes }));
-  const procs = nodes.map((n) => spawn(process.execPath, [MAIN, 'node', '--id', n.id, '--config', config, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] }));
+  const procs = nodes.map((n) => spawn(process.execPath, [...NODE_PROCESS_FLAGS, MAIN, 'node', '--id', n.id, '--config', config, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] }));
   const urls = nodes.map((n) => `http://127.0.0.1:${n.httpPort}`);
   await Promise.all(urls.map((u) => waitHttp(`${u}/v1/status`)));
   await sleep(1000); // peer links up

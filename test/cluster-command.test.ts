@@ -3,7 +3,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, freePort, http, MAIN } from './support/cluster.js';
@@ -11,7 +11,23 @@ import { eventually, freePort, http, MAIN } from './support/cluster.js';
 const dir = mkdtempSync(join(tmpdir(), 'causeway-cmd-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function runCluster(ports: number[], body: (out: () => string) => Promise<void>): Promise<{ code: number | null; out: string }> {
+/** Command lines of the processes whose parent is `pid` (Linux /proc). */
+function childCommandLines(pid: number): string[][] {
+  const out: string[][] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter((a) => a !== ''));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+async function runCluster(ports: number[], body: (out: () => string, pid: number) => Promise<void>): Promise<{ code: number | null; out: string }> {
   const p = spawn(process.execPath, [MAIN, 'cluster', '--nodes', '3', '--data', join(dir, 'data'), '--http-port', String(ports[0]), '--coap-port', String(ports[1]), '--peer-port', String(ports[2])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -19,7 +35,7 @@ async function runCluster(ports: number[], body: (out: () => string) => Promise<
   p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   p.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   try {
-    await body(() => out);
+    await body(() => out, p.pid as number);
   } finally {
     p.kill('SIGINT'); // Ctrl-C
   }
@@ -37,8 +53,12 @@ test('cluster: endpoints, prefixed logs, Ctrl-C stops all, a rerun resumes from 
   };
   const ports = [await base(), await base(), await base()];
   const url = (i: number): string => `http://127.0.0.1:${(ports[0] as number) + i}`;
-  const first = await runCluster(ports, async (out) => {
+  const first = await runCluster(ports, async (out, pid) => {
     await eventually(async () => /node3 +\| .*node3 ready/.test(out()) && /node1 +\| .*node1 ready/.test(out()) && /node2 +\| .*node2 ready/.test(out()), 20_000, 'three nodes ready');
+    // every node runs with the flags of src/cli/node-flags.ts (single-threaded collection)
+    const nodes = childCommandLines(pid).filter((argv) => argv.includes('node') && argv.includes('--id'));
+    assert.equal(nodes.length, 3, JSON.stringify(childCommandLines(pid)));
+    for (const argv of nodes) assert.ok(argv.includes('--single-threaded-gc'), argv.join(' '));
     const w = await http('PUT', `${url(0)}/v1/kv/kept`, JSON.stringify('across restarts'));
     assert.equal(w.status, 200);
     const r = await http('GET', `${url(2)}/v1/kv/kept`, undefined, { 'causeway-context': w.context! });

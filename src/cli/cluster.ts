@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { MODELS, parseClusterConfig, type ClusterConfig, type Model } from './node-config.js';
+import { NODE_PROCESS_FLAGS } from './node-flags.js';
 
 const COLORS = [36, 33, 35, 32, 34, 31, 96, 93, 95];
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -63,7 +64,7 @@ export async function runCluster(o: ClusterCliOptions): Promise<number> {
   }
   console.log('Ctrl-C stops every node; data stays on disk and the next run resumes from it.');
   const children = config.nodes.map((n, i) => {
-    const child = spawn(process.execPath, [MAIN, 'node', '--id', n.id, '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...NODE_PROCESS_FLAGS, MAIN, 'node', '--id', n.id, '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
     prefixLines(child, n.id, width, COLORS[i % COLORS.length] as number, process.stdout.isTTY === true);
     return child;
   });
