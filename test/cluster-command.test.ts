@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, freePort, http, MAIN } from './support/cluster.js';
+import { eventually, freePortRange, http, MAIN } from './support/cluster.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'causeway-cmd-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,14 +44,12 @@ async function runCluster(ports: number[], body: (out: () => string, pid: number
 }
 
 test('cluster: endpoints, prefixed logs, Ctrl-C stops all, a rerun resumes from disk', async () => {
-  // three consecutive free ports for each of HTTP, CoAP and peer links
-  const base = async (): Promise<number> => {
-    for (;;) {
-      const p = await freePort();
-      if (p < 65000) return p;
-    }
-  };
-  const ports = [await base(), await base(), await base()];
+  // three consecutive free ports for each of HTTP, CoAP and peer links (other test files run alongside)
+  const ports: number[] = [];
+  while (ports.length < 3) {
+    const p = await freePortRange(3);
+    if (ports.every((q) => Math.abs(q - p) >= 3)) ports.push(p); // ranges must not overlap
+  }
   const url = (i: number): string => `http://127.0.0.1:${(ports[0] as number) + i}`;
   const first = await runCluster(ports, async (out, pid) => {
     await eventually(async () => /node3 +\| .*node3 ready/.test(out()) && /node1 +\| .*node1 ready/.test(out()) && /node2 +\| .*node2 ready/.test(out()), 20_000, 'three nodes ready');

@@ -30,6 +30,32 @@ export async function freePort(): Promise<number> {
   }
 }
 
+/** True when `port` can be bound on 127.0.0.1 for both TCP and UDP right now. */
+async function portFree(port: number): Promise<boolean> {
+  const tcp = await new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+  if (!tcp) return false;
+  return new Promise<boolean>((resolve) => {
+    const u = createSocket('udp4');
+    u.once('error', () => resolve(false));
+    u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+  });
+}
+
+/** The first of `n` consecutive ports, each free for TCP and UDP right now (for commands that number ports from a base). */
+export async function freePortRange(n: number): Promise<number> {
+  for (;;) {
+    const base = await freePort();
+    if (base + n > 65535) continue;
+    let ok = true;
+    for (let i = 1; i < n && ok; i++) ok = await portFree(base + i);
+    if (ok) return base;
+  }
+}
+
 export interface TestNode {
   readonly id: string;
   readonly http: string;
