@@ -49,6 +49,28 @@ test('lmdb: what was applied survives close and reopen', async () => {
   done();
 });
 
+test('lmdb: batches gathered into one LMDB transaction end with the last op on each key', async () => {
+  // several batches inside one apply window: a key rewritten, deleted, rewritten; another deleted last
+  const dir = mkdtempSync(join(tmpdir(), 'causeway-store-'));
+  const s = new LmdbStorage({ path: dir, applyDelayMs: 50 });
+  const batches = [
+    [{ kind: 'put', space: 'kv', key: 'a', value: 1 }, { kind: 'put', space: 'meta', key: 'clock', value: { n1: 1 } }],
+    [{ kind: 'put', space: 'kv', key: 'b', value: 'x' }, { kind: 'put', space: 'meta', key: 'clock', value: { n1: 2 } }],
+    [{ kind: 'del', space: 'kv', key: 'a' }, { kind: 'put', space: 'meta', key: 'clock', value: { n1: 3 } }],
+    [{ kind: 'put', space: 'kv', key: 'a', value: 3 }, { kind: 'del', space: 'kv', key: 'b' }],
+  ] as const;
+  const visible = batches.map((b) => s.commit(b));
+  await Promise.all(visible);
+  assert.deepEqual([...s.entries('kv')], [['a', 3]]);
+  assert.deepEqual(s.get('meta', 'clock'), { n1: 3 });
+  await s.close();
+  const s2 = new LmdbStorage({ path: dir });
+  assert.deepEqual([...s2.entries('kv')], [['a', 3]]);
+  assert.deepEqual(s2.get('meta', 'clock'), { n1: 3 });
+  await s2.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 async function killMidStream(args: string[]): Promise<{ dir: string; acked: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'causeway-kill-'));
   const child = fileURLToPath(new URL('./storage-writer.fixture.js', import.meta.url));
