@@ -33,3 +33,16 @@ test('interleaved pushes and pops keep the order', () => {
   q.push({ at: 3, seq: 0, tag: 'd' });
   assert.deepEqual([q.pop()?.tag, q.pop()?.tag, q.pop()?.tag, q.pop()], ['d', 'a', 'c', undefined]);
 });
+
+// ARCHITECTURE.md §4 rule 2: items scheduled with add() carry no key; they pop in the same
+// (time, scheduling order) as push()ed ones, and `time` says when the popped one was due.
+test('add() schedules keyless items in the same order, and time reports each popped one', () => {
+  const q = new EventQueue<{ tag: string }>();
+  q.add(5, { tag: 'a' });
+  q.push({ at: 1, seq: 0, tag: 'b' });
+  q.add(5, { tag: 'c' });
+  q.add(3, { tag: 'd' });
+  const out: [string | undefined, number][] = [];
+  for (let e = q.pop(); e !== undefined; e = q.pop()) out.push([e.tag, q.time]);
+  assert.deepEqual(out, [['b', 1], ['d', 3], ['a', 5], ['c', 5]]);
+});

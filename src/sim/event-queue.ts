@@ -7,6 +7,10 @@
  * kind of simulator event), and comparing keys read from them would be megamorphic property loads
  * on every step of every sift; reading Float64Arrays is not (nor does the collector scan them).
  * The arrays only grow (doubling), so a steady agenda allocates nothing per push or pop.
+ *
+ * `add(at, item)` schedules an item that carries no key of its own (the simulator's events: they
+ * need neither field, and reading `at` from a dozen event shapes was a megamorphic load per push
+ * and pop); `push(item)` schedules a Scheduled item at `item.at` and records its seq on it.
  */
 import { grown } from './typed-grow.js';
 export interface Scheduled {
@@ -18,12 +22,13 @@ export interface Scheduled {
 
 const INITIAL = 256;
 
-export class EventQueue<T extends Scheduled> {
+export class EventQueue<T> {
   #items: (T | undefined)[] = new Array<T | undefined>(INITIAL).fill(undefined);
   #at = new Float64Array(INITIAL);
   #seq = new Float64Array(INITIAL);
   #size = 0;
   #seqNext = 0;
+  #time = 0;
 
   get size(): number {
     return this.#size;
@@ -36,10 +41,19 @@ export class EventQueue<T extends Scheduled> {
     for (let i = this.#items.length; i < n; i++) this.#items.push(undefined);
   }
 
-  push(item: T): void {
+  /** Time of the item the last pop() returned. */
+  get time(): number {
+    return this.#time;
+  }
+
+  push(item: T & Scheduled): void {
+    item.seq = this.#seqNext;
+    this.add(item.at, item);
+  }
+
+  /** Schedules `item` at time `at` (after every item already scheduled at that time). */
+  add(at: number, item: T): void {
     const seq = this.#seqNext++;
-    item.seq = seq;
-    const at = item.at;
     if (this.#size === this.#at.length) this.#grow();
     const items = this.#items;
     const ats = this.#at;
@@ -68,6 +82,7 @@ export class EventQueue<T extends Scheduled> {
     if (this.#size === 0) return undefined;
     const items = this.#items;
     const top = items[0];
+    this.#time = this.#at[0] as number;
     const n = --this.#size;
     const last = items[n];
     items[n] = undefined; // no reference kept to a popped item

@@ -46,6 +46,8 @@ export const DEFAULT_NETWORK_OPTIONS: Readonly<NetworkOptions> = Object.freeze({
 });
 
 export interface Arrival<P> {
+  /** Tag: a driver can put arrivals on its agenda as they are, beside its own kinds of event. */
+  readonly k: 'msg';
   readonly from: number;
   readonly to: number;
   readonly payload: P;
@@ -155,10 +157,10 @@ export class VirtualNetwork<P> {
       if (at < last) at = last;
       this.#lastArrival[link] = at;
     }
-    out.push({ from, to, payload, at, epoch, duplicate: false });
+    out.push({ k: 'msg', from, to, payload, at, epoch, duplicate: false });
     this.#inFlight++;
     if (f.dup > 0 && this.#rng.next() < f.dup) {
-      out.push({ from, to, payload, at: at + this.#rng.int(0, l.meanNs), epoch, duplicate: true });
+      out.push({ k: 'msg', from, to, payload, at: at + this.#rng.int(0, l.meanNs), epoch, duplicate: true });
       this.#inFlight++;
       this.stats.duplicated++;
     }

@@ -145,17 +145,19 @@ export interface SimHooks {
   readonly tuning?: Partial<SimTuning>;
 }
 
+/** Agenda events; the time each is due is kept by the queue (EventQueue.add). */
 type Ev =
-  | { at: number; seq: number; k: 'tick'; node: number }
-  | { at: number; seq: number; k: 'msg'; arrival: Arrival<CausalMsg> }
-  | { at: number; seq: number; k: 'wake'; client: number }
-  | { at: number; seq: number; k: 'submit'; client: number; node: number; inc: number; op: KvOp }
-  | { at: number; seq: number; k: 'reply'; client: number; node: number; reply: KvReply }
-  | { at: number; seq: number; k: 'fault' }
-  | { at: number; seq: number; k: 'heal'; epoch: number; links: [number, number][]; symmetric: boolean }
-  | { at: number; seq: number; k: 'restart'; node: number; inc: number }
-  | { at: number; seq: number; k: 'check' }
-  | { at: number; seq: number; k: 'liveness' };
+  | { k: 'tick'; node: number }
+  /** A message arrival, scheduled as the network hands it over. */
+  | Arrival<CausalMsg>
+  | { k: 'wake'; client: number }
+  | { k: 'submit'; client: number; node: number; inc: number; op: KvOp }
+  | { k: 'reply'; client: number; node: number; reply: KvReply }
+  | { k: 'fault' }
+  | { k: 'heal'; epoch: number; links: [number, number][]; symmetric: boolean }
+  | { k: 'restart'; node: number; inc: number }
+  | { k: 'check' }
+  | { k: 'liveness' };
 
 interface SimNode {
   readonly id: NodeId;
@@ -165,8 +167,12 @@ interface SimNode {
   /** Incarnation: bumped at each crash, so requests meant for a dead incarnation are discarded. */
   inc: number;
   readonly tickNs: number;
-  /** reqId → client, for operations submitted (or on their way) to this incarnation. */
-  readonly pending: Map<number, number>;
+  /**
+   * By client: the reqId of its operation submitted (or on its way) to this incarnation, 0 when
+   * none. A client has one operation at a time, so a column per client replaces a reqId-keyed map
+   * that gained and lost an entry per operation.
+   */
+  readonly pending: Float64Array;
   /** Arrivals held back while the core pauses the link they come from (backpressure), per sender. */
   readonly held: Arrival<CausalMsg>[][];
   heldCount: number;
@@ -297,7 +303,7 @@ export class Simulation {
       inc: 0,
       // clock skew: each node ticks at its own rate (half to twice the nominal period)
       tickNs: f.has('skew') ? Math.round(this.#tickNs * (0.5 + skewRng.next() * 1.5)) : this.#tickNs,
-      pending: new Map(),
+      pending: new Float64Array(o.clients),
       held: this.#ids.map(() => []),
       heldCount: 0,
     }));
@@ -333,15 +339,15 @@ export class Simulation {
   // ---- setup and main loop ----
 
   #start(): void {
-    for (const n of this.#nodes) this.#push({ at: this.#work.int(1, n.tickNs), seq: 0, k: 'tick', node: n.idx });
-    for (const c of this.#clients) this.#push({ at: this.#think(), seq: 0, k: 'wake', client: c.id });
+    for (const n of this.#nodes) this.#push(this.#work.int(1, n.tickNs), { k: 'tick', node: n.idx });
+    for (const c of this.#clients) this.#push(this.#think(), { k: 'wake', client: c.id });
     if (this.#faults.has('partition') || this.#faults.has('oneway') || this.#faults.has('crash')) this.#scheduleFault();
-    this.#push({ at: this.#tickNs, seq: 0, k: 'check' });
+    this.#push(this.#tickNs, { k: 'check' });
     if (this.options.ops === 0) this.#startLiveness();
   }
 
-  #push(ev: Ev): void {
-    this.#queue.push(ev);
+  #push(at: number, ev: Ev): void {
+    this.#queue.add(at, ev);
   }
 
   #loop(): void {
@@ -349,7 +355,7 @@ export class Simulation {
     for (;;) {
       const ev = q.pop();
       if (ev === undefined || this.#phase === 'done') return;
-      this.#now = ev.at;
+      this.#now = q.time;
       this.#handle(ev);
     }
   }
@@ -359,7 +365,7 @@ export class Simulation {
       case 'tick':
         return this.#onTick(ev.node);
       case 'msg':
-        return this.#onArrival(ev.arrival);
+        return this.#onArrival(ev);
       case 'wake':
         return this.#onWake(ev.client);
       case 'submit':
@@ -440,17 +446,17 @@ export class Simulation {
       for (let j = first; j < out.length; j++) {
         const a = out[j] as Arrival<CausalMsg>;
         if (sv !== null) this.#carried.set(a, sv);
-        this.#push({ at: a.at, seq: 0, k: 'msg', arrival: a });
+        this.#push(a.at, a);
       }
     }
     if (out.length > 0) out.length = 0;
     const replies = r.replies;
     for (let i = 0; i < replies.length; i++) {
       const reply = replies[i] as KvReply;
-      const client = n.pending.get(reply.reqId);
-      if (client === undefined) continue; // a reply for an operation given up on
-      n.pending.delete(reply.reqId);
-      this.#push({ at: this.#now + this.#clientLatency(), seq: 0, k: 'reply', client, node: n.idx, reply });
+      const client = pendingClient(n.pending, reply.reqId);
+      if (client < 0) continue; // a reply for an operation given up on
+      n.pending[client] = 0;
+      this.#push(this.#now + this.#clientLatency(), { k: 'reply', client, node: n.idx, reply });
     }
     if (n.heldCount > 0 && !this.#releasing) this.#releaseHeld(n);
   }
@@ -489,7 +495,7 @@ export class Simulation {
   #onTick(idx: number): void {
     const n = this.#nodes[idx] as SimNode;
     this.#step(n, TICK, undefined, undefined);
-    this.#push({ at: this.#now + n.tickNs, seq: 0, k: 'tick', node: idx });
+    this.#push(this.#now + n.tickNs, { k: 'tick', node: idx });
   }
 
   #onArrival(a: Arrival<CausalMsg>): void {
@@ -597,7 +603,7 @@ export class Simulation {
 
   #scheduleFault(): void {
     const gap = Math.max(1, Math.floor(-Math.log(1 - this.#faultRng.next()) * this.tuning.faultMeanNs));
-    this.#push({ at: this.#now + gap, seq: 0, k: 'fault' });
+    this.#push(this.#now + gap, { k: 'fault' });
   }
 
   #onFault(): void {
@@ -625,7 +631,7 @@ export class Simulation {
           this.#symCuts[p] = (this.#symCuts[p] as number) + 1;
           this.#refreshPair(i, j);
         }
-        this.#push({ at: this.#now + duration, seq: 0, k: 'heal', epoch: this.#faultEpoch, links, symmetric: true });
+        this.#push(this.#now + duration, { k: 'heal', epoch: this.#faultEpoch, links, symmetric: true });
         return;
       }
       case 'oneway': {
@@ -636,7 +642,7 @@ export class Simulation {
         this.#oneway++;
         this.#shiviz?.local('world', `one-way cut ${this.#ids[from]} -> ${this.#ids[to]}`);
         this.#net.cut(from, to);
-        this.#push({ at: this.#now + duration, seq: 0, k: 'heal', epoch: this.#faultEpoch, links: [[from, to]], symmetric: false });
+        this.#push(this.#now + duration, { k: 'heal', epoch: this.#faultEpoch, links: [[from, to]], symmetric: false });
         return;
       }
       case 'crash': {
@@ -687,12 +693,14 @@ export class Simulation {
       this.#dropHeld(n, j);
     }
     // Operations in progress on this node: their outcome is unknown.
-    for (const [, clientId] of [...n.pending.entries()].sort((x, y) => x[0] - y[0])) this.#complete(clientId, 'info', null, n.idx);
-    n.pending.clear();
+    const pending: [number, number][] = [];
+    for (let c = 0; c < n.pending.length; c++) if (n.pending[c] !== 0) pending.push([n.pending[c] as number, c]);
+    n.pending.fill(0);
+    for (const [, clientId] of pending.sort((x, y) => x[0] - y[0])) this.#complete(clientId, 'info', null, n.idx);
     for (let j = 0; j < this.options.nodes; j++) if (j !== idx) this.#refreshPair(idx, j);
     if (this.#phase === 'safety') {
       const down = this.#faultRng.int(this.tuning.downNs[0], this.tuning.downNs[1]);
-      this.#push({ at: this.#now + down, seq: 0, k: 'restart', node: idx, inc: n.inc });
+      this.#push(this.#now + down, { k: 'restart', node: idx, inc: n.inc });
     }
   }
 
@@ -757,10 +765,10 @@ export class Simulation {
     const n = this.#nodes[node] as SimNode;
     this.#issued++;
     c.busy = { reqId, node, f: op.kind as 'put' | 'get' | 'delete', key, value };
-    n.pending.set(reqId, c.id);
+    n.pending[c.id] = reqId;
     this.#record(c.id, TYPE_CODE.invoke, kindCode(c.busy.f), key, value, this.#now, n.idx);
     this.#shiviz?.local(n.id, `P${c.id} invoke ${c.busy.f} ${key}${value === null ? '' : ` = ${value}`}`);
-    this.#push({ at: this.#now + this.#clientLatency(), seq: 0, k: 'submit', client: c.id, node, inc: n.inc, op });
+    this.#push(this.#now + this.#clientLatency(), { k: 'submit', client: c.id, node, inc: n.inc, op });
   }
 
   #onSubmit(_client: number, idx: number, inc: number, op: KvOp): void {
@@ -802,8 +810,8 @@ export class Simulation {
       this.#hooks.onProgress({ phase: 'safety', done: this.#completed, total: this.options.ops });
     }
     if (this.#phase === 'safety') {
-      if (this.#issued < this.options.ops) this.#push({ at: this.#think(), seq: 0, k: 'wake', client: id });
-      else if (this.#completed >= this.options.ops) this.#push({ at: this.#now, seq: 0, k: 'liveness' });
+      if (this.#issued < this.options.ops) this.#push(this.#think(), { k: 'wake', client: id });
+      else if (this.#completed >= this.options.ops) this.#push(this.#now, { k: 'liveness' });
     }
   }
 
@@ -841,7 +849,7 @@ export class Simulation {
         const busy = this.#clients.filter((c) => c.busy !== null).map((c) => `P${c.id} ${c.busy?.f} ${c.busy?.key} @${this.#ids[c.busy?.node ?? 0]}`);
         throw new Stop({ kind: 'stalled', message: `no client operation completed for ${this.tuning.stallTicks} tick periods (waiting: ${busy.join('; ') || 'none'})`, at: this.#now });
       }
-      this.#push({ at: this.#now + this.#tickNs, seq: 0, k: 'check' });
+      this.#push(this.#now + this.#tickNs, { k: 'check' });
       return;
     }
     if (this.#phase !== 'liveness') return;
@@ -857,7 +865,7 @@ export class Simulation {
     if (this.#hooks.onProgress && this.#livenessTicks % 100 === 0) {
       this.#hooks.onProgress({ phase: 'liveness', done: this.#livenessTicks, total: this.options.maxLivenessTicks });
     }
-    this.#push({ at: this.#now + this.#tickNs, seq: 0, k: 'check' });
+    this.#push(this.#now + this.#tickNs, { k: 'check' });
   }
 
   #converged(): boolean {
@@ -990,6 +998,12 @@ export class Simulation {
     };
     return result;
   }
+}
+
+/** The client whose pending reqId this is, -1 if none (a loop: TypedArray indexOf is a runtime call). */
+function pendingClient(pending: Float64Array, reqId: number): number {
+  for (let c = 0; c < pending.length; c++) if (pending[c] === reqId) return c;
+  return -1;
 }
 
 function kindCode(f: 'put' | 'get' | 'delete'): number {
