@@ -13,6 +13,7 @@ import { compare, format, type VectorClock } from '../../clocks/vector.js';
 import { assertNever, invariant } from '../../core/assert.js';
 import { CausewayError } from '../../core/errors.js';
 import type { KvOp, KvReply } from '../kv-types.js';
+import { Outbox } from './outbox.js';
 import {
   CAUSAL_EVENT_TYPES,
   type BufferedInfo,
@@ -284,10 +285,10 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #waitingOps: WaitingOp[] = [];
 
   // the Ready batch under construction
-  #persist: StorageOp[] = [];
-  #messages: { to: NodeId; msg: CausalMsg }[] = [];
-  #replies: KvReply[] = [];
-  #events: CausalEvent[] = [];
+  readonly #persist = new Outbox<StorageOp>();
+  readonly #messages = new Outbox<{ to: NodeId; msg: CausalMsg }>();
+  readonly #replies = new Outbox<KvReply>();
+  readonly #events = new Outbox<CausalEvent>();
   /** Keys changed since the last Ready batch, in the order they changed (their persist order). */
   readonly #dirtyList: KeySlot[] = [];
   /** The same keys as a set, once there are more than DIRTY_SCAN of them (else the list is scanned). */
@@ -492,18 +493,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       this.#persist.push({ kind: 'put', space: SPACE_META, key: META_LAMPORT, value: this.#lamport });
       this.#clockDirty = false;
     }
-    // A part left empty keeps its array (and the backing store it may have grown); the caller gets a
-    // fresh empty one, which costs a header and no backing store.
-    const out = { persist: this.#persist, messages: this.#messages, replies: this.#replies, events: this.#events };
-    if (out.persist.length > 0) this.#persist = [];
-    else out.persist = [];
-    if (out.messages.length > 0) this.#messages = [];
-    else out.messages = [];
-    if (out.replies.length > 0) this.#replies = [];
-    else out.replies = [];
-    if (out.events.length > 0) this.#events = [];
-    else out.events = [];
-    return out;
+    // Each part is an exact-size copy of what was produced (see Outbox); an empty part is a fresh
+    // empty array, which costs a header and no backing store.
+    return { persist: this.#persist.take(), messages: this.#messages.take(), replies: this.#replies.take(), events: this.#events.take() };
   }
 
   // ---- read-only views ----

@@ -1,0 +1,35 @@
+/**
+ * One part of a Ready batch under construction (persist ops, messages, replies or events).
+ *
+ * A Ready part used to be a fresh array per batch: its first push allocated a 17-slot backing
+ * store, mostly for one to a dozen items, on every batch a core produced. An outbox keeps one
+ * working array for the life of the core and hands out an exact-size copy per batch, so a batch
+ * of n items costs one allocation of n slots. The caller owns what take() returns (nothing here
+ * refers to it afterwards); the working array's slots are cleared, so it keeps nothing alive.
+ */
+export class Outbox<T> {
+  readonly #items: (T | undefined)[] = [];
+  #count = 0;
+
+  get length(): number {
+    return this.#count;
+  }
+
+  push(item: T): void {
+    const items = this.#items;
+    if (this.#count < items.length) items[this.#count] = item;
+    else items.push(item);
+    this.#count++;
+  }
+
+  /** The items pushed since the last take(), in order, as a new array; the outbox is then empty. */
+  take(): T[] {
+    const n = this.#count;
+    if (n === 0) return [];
+    const items = this.#items;
+    const out = items.slice(0, n) as T[];
+    for (let i = 0; i < n; i++) items[i] = undefined;
+    this.#count = 0;
+    return out;
+  }
+}
