@@ -21,6 +21,14 @@
  * string-free buffer indexes in the causal core, cheaper restores; allocation per run 757 -> ~585 MB).
  * The rest is spread thin: the core's per-write work (object clocks read by name, a string log key
  * per applied write and its hashing in the disk's maps), the disk's map churn, and the collector.
+ *
+ * Second pass (2026-11-22 02:50 UTC, machine shared with a cluster benchmark, load ~3.5): agenda
+ * events without time/seq fields and arrivals scheduled as they are, pending operations in a
+ * column, Ready parts as exact-size copies from per-core outboxes; allocation per run 588 -> 506
+ * MB, instructions unchanged within cachegrind's noise (±2 %). Alternating A/B, 8 rounds x 2 runs:
+ * wall 1.06x, messages per CPU-second 1.02x; median of 5 here 169,001 msgs/s (0.82-1.19 s CPU per
+ * run). Not the 200k target. Profile now: core 39 %, simulator 25 %, disk 14 % (applySync 10 %:
+ * one hashed string-keyed map operation per persisted op, ~850k per run), collector 10 %.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
