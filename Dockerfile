@@ -18,5 +18,5 @@ COPY bin ./bin
 VOLUME /data
 # HTTP, CoAP (UDP), peer links
 EXPOSE 5000/tcp 5683/udp 7000/tcp
-# --single-threaded-gc: see src/cli/node-flags.ts
-ENTRYPOINT ["node", "--single-threaded-gc", "bin/causeway.js", "node"]
+# garbage-collection flags: see src/cli/node-flags.ts
+ENTRYPOINT ["node", "--single-threaded-gc", "--max-semi-space-size=2", "bin/causeway.js", "node"]

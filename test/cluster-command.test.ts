@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NODE_PROCESS_FLAGS } from '../src/cli/node-flags.js';
 import { eventually, freePortRange, http, MAIN } from './support/cluster.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'causeway-cmd-'));
@@ -53,10 +54,11 @@ test('cluster: endpoints, prefixed logs, Ctrl-C stops all, a rerun resumes from 
   const url = (i: number): string => `http://127.0.0.1:${(ports[0] as number) + i}`;
   const first = await runCluster(ports, async (out, pid) => {
     await eventually(async () => /node3 +\| .*node3 ready/.test(out()) && /node1 +\| .*node1 ready/.test(out()) && /node2 +\| .*node2 ready/.test(out()), 20_000, 'three nodes ready');
-    // every node runs with the flags of src/cli/node-flags.ts (single-threaded collection)
+    // every node runs with the flags of src/cli/node-flags.ts (garbage collection tuned for latency)
     const nodes = childCommandLines(pid).filter((argv) => argv.includes('node') && argv.includes('--id'));
     assert.equal(nodes.length, 3, JSON.stringify(childCommandLines(pid)));
-    for (const argv of nodes) assert.ok(argv.includes('--single-threaded-gc'), argv.join(' '));
+    assert.ok(NODE_PROCESS_FLAGS.includes('--single-threaded-gc'));
+    for (const argv of nodes) for (const flag of NODE_PROCESS_FLAGS) assert.ok(argv.includes(flag), `${flag} missing: ${argv.join(' ')}`);
     const w = await http('PUT', `${url(0)}/v1/kv/kept`, JSON.stringify('across restarts'));
     assert.equal(w.status, 200);
     const r = await http('GET', `${url(2)}/v1/kv/kept`, undefined, { 'causeway-context': w.context! });
