@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: runs every benchmark, each in its own process one after another (so they do
  * not compete for the two cores), then writes bench/results/summary.md and SVG plots from the
- * JSON each benchmark wrote. `npm run bench -- coap cluster` runs a subset.
+ * JSON each benchmark wrote. `npm run bench -- coap cluster` runs a subset; `npm run bench --
+ * --summary-only` only rewrites the summary and plots.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { barChart } from './plot.js';
+import { clusterMarkdown, type ClusterBenchResult } from './cluster.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const OUT = 'bench/results';
@@ -19,7 +21,8 @@ if (unknown.length > 0) {
   console.error(`unknown benchmark ${unknown.join(', ')}; choose from ${ALL.join(', ')}`);
   process.exit(2);
 }
-const selected = wanted.length > 0 ? wanted : [...ALL];
+// --summary-only: rebuild summary.md and the plots from the JSON already in bench/results
+const selected = process.argv.includes('--summary-only') ? [] : wanted.length > 0 ? wanted : [...ALL];
 mkdirSync(OUT, { recursive: true });
 let failed = 0;
 for (const name of selected) {
@@ -37,11 +40,10 @@ function load(name: string): Record<string, unknown> | undefined {
 }
 
 const md: string[] = ['# Benchmark results', '', `Machine: ${process.arch}, Node ${process.version}, written ${new Date().toISOString()}`, ''];
-const cluster = load('cluster') as { rows?: { target: string; clients: number; putsPerSecond: number; p99Ms: number }[] } | undefined;
+const cluster = load('cluster') as ClusterBenchResult | undefined;
 if (cluster?.rows) {
-  md.push('## Cluster (durable PUT /v1/kv, three nodes)', '', '| target | clients | puts/s | p99 ms |', '|---|---:|---:|---:|');
-  for (const r of cluster.rows) md.push(`| ${r.target} | ${r.clients} | ${r.putsPerSecond} | ${r.p99Ms} |`);
-  md.push('', '![cluster](cluster.svg)', '');
+  // the same table and lines (ratio to etcd, replication lag, CoAP PUT) the cluster bench prints
+  md.push('## Cluster (durable PUT /v1/kv, three nodes)', '', clusterMarkdown(cluster), '', '![cluster](cluster.svg)', '');
   writeFileSync(
     join(OUT, 'cluster.svg'),
     barChart('Durable puts/s by concurrent clients', cluster.rows.map((r) => ({ group: `${r.clients} clients`, series: r.target, value: r.putsPerSecond }))),
