@@ -10,39 +10,38 @@ import { fileURLToPath } from 'node:url';
 
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
+/** Binds TCP `port` on 127.0.0.1 (0: any free one) and releases it: the port, or null if taken. */
+function tcpPort(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(null));
+    s.listen(port, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : null));
+    });
+  });
+}
+
+/** True when UDP `port` on 127.0.0.1 can be bound right now. */
+function udpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const u = createSocket('udp4');
+    u.once('error', () => resolve(false));
+    u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+  });
+}
+
 /** A port free for both TCP and UDP right now. */
 export async function freePort(): Promise<number> {
   for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const a = s.address();
-        s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-      });
-    });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const u = createSocket('udp4');
-      u.once('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
+    const port = await tcpPort(0);
+    if (port !== null && (await udpFree(port))) return port;
   }
 }
 
 /** True when `port` can be bound on 127.0.0.1 for both TCP and UDP right now. */
 async function portFree(port: number): Promise<boolean> {
-  const tcp = await new Promise<boolean>((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-  if (!tcp) return false;
-  return new Promise<boolean>((resolve) => {
-    const u = createSocket('udp4');
-    u.once('error', () => resolve(false));
-    u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-  });
+  return (await tcpPort(port)) !== null && (await udpFree(port));
 }
 
 /** The first of `n` consecutive ports, each free for TCP and UDP right now (for commands that number ports from a base). */
