@@ -5,13 +5,13 @@
  * wall time of the whole run (workload, faults, network, cores, history recording; the history
  * checkers are timed separately by their own benchmark and are off here).
  *
- *   node dist/bench/sim.js [--runs 5] [--ops 100000] [--nodes 5] [--warmup 1]
+ *   node dist/bench/sim.js [--runs 5] [--ops 100000] [--nodes 5] [--warmup 1] [--no-write]
  *
  * `--warmup` runs that many unmeasured runs first (seeds 900...), so the figure is the simulator's
  * steady state rather than V8 compiling it: the first run of a process is 30-40 % slower, and a
  * sweep (`npm run sim:swarm`, CI's 500 seeds) runs thousands in one process.
  *
- * Writes bench/results/sim.json and prints the figure. Target: >= 200,000 msgs/s. Each run also
+ * Writes bench/results/sim.json (not with --no-write: a trial run) and prints the figure. Target: >= 200,000 msgs/s. Each run also
  * records the process CPU time it used (all threads: GC helpers included), which says how much of
  * the wall time the run actually had a core for on a shared machine.
  *
@@ -99,7 +99,8 @@ function arg(name: string, dflt: number): number {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const r = runSimBench({ runs: arg('runs', 5), ops: arg('ops', 100_000), nodes: arg('nodes', 5), warmup: arg('warmup', 1) });
+  const write = !process.argv.includes('--no-write');
+  const r = runSimBench({ runs: arg('runs', 5), ops: arg('ops', 100_000), nodes: arg('nodes', 5), warmup: arg('warmup', 1), write });
   for (const x of r.runs) console.log(`seed ${x.seed}: ${x.messages} messages in ${x.seconds} s (${x.cpuSeconds} s CPU) — ${x.msgsPerSec} msgs/s, ${x.opsPerSec} ops/s`);
   console.log(`simulator: ${r.medianMsgsPerSec} simulated msgs/s (median of ${r.runs.length}; target ${r.targetMsgsPerSec})`);
 }

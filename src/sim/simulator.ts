@@ -13,7 +13,7 @@
  * a restart rebuilds it with `CausalCore.restore()` from that storage alone. A crash may also strike
  * right after a batch is persisted and before its messages and replies leave.
  */
-import { CausalCore, type CausalOptions } from '../protocols/causal/core.js';
+import { CausalCore, canonicalId, type CausalOptions } from '../protocols/causal/core.js';
 import type { CausalEvent, CausalEventType, CausalMsg } from '../protocols/causal/types.js';
 import type { KvOp, KvReply } from '../protocols/kv-types.js';
 import { type VectorClock } from '../clocks/vector.js';
@@ -289,7 +289,7 @@ export class Simulation {
     });
     this.#shiviz = o.shiviz ? new ShivizLog() : null;
     this.#tickNs = o.tickMs * MS;
-    this.#ids = Array.from({ length: o.nodes }, (_, i) => `node${i + 1}`);
+    this.#ids = Array.from({ length: o.nodes }, (_, i) => canonicalId(`node${i + 1}`));
     this.#history = new HistoryLog(this.#ids);
     this.#acked = new AckedWrites(this.#ids);
     this.#keyNames = Array.from({ length: o.keys }, (_, i) => `k${i}`);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Snapshot, StorageOp } from '../../core/protocol.js';
 import { isCausewayError } from '../../core/errors.js';
-import { CausalCore, logKey, SPACE_KV, SPACE_LOG, SPACE_META } from './core.js';
+import { CausalCore, canonicalId, logKey, SPACE_KV, SPACE_LOG, SPACE_META } from './core.js';
 import type { CausalMsg, CausalWrite } from './types.js';
 
 const nodes = ['node1', 'node2', 'node3'];
@@ -321,4 +321,14 @@ test('a batch persists each changed key once, in the order the keys first change
     c.receive('node1', { type: 'writes', writes: more, reason: 'batch' });
     assert.deepEqual(kvKeys(c.ready().persist), [...new Set(few)]);
   }
+});
+
+// Node ids are opaque text (SPEC §2): the core's canonical copy of an id is the same text, for
+// any id, numeric-looking and empty ones included, and a core reports the ids it was given.
+test('canonicalId keeps the text of any id; a core built from run-time ids reports them unchanged', () => {
+  for (const id of ['node1', `node${String(2)}`, '7', '', 'n/ä', '__proto__']) assert.equal(canonicalId(id), id);
+  const ids = [1, 2, 3].map((i) => `node${String(i)}`);
+  const core = new CausalCore({ id: ids[1] as string, nodes: ids });
+  assert.equal(core.id, 'node2');
+  assert.deepEqual(core.nodes, ['node1', 'node2', 'node3']);
 });

@@ -137,6 +137,18 @@ interface WaitingOp {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/**
+ * The engine's canonical copy of a node id: the one property keys use (an object literal's keys
+ * are interned). Ids are compared, used as clock keys and map keys on every message; an id string
+ * built at run time (`node${i}`, a decoded message) is a separate copy, which every keyed load
+ * through it first looks up in the engine's string table and every comparison with a clock key
+ * compares character by character. Same text, so nothing observable changes.
+ */
+export function canonicalId(id: NodeId): NodeId {
+  for (const k in { [id]: 0 }) return k;
+  return id;
+}
+
 function seqOf(w: CausalWrite): number {
   return w.clock[w.origin] ?? 0;
 }
@@ -296,15 +308,15 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #clockDirty = false;
 
   constructor(init: CausalInit) {
-    this.id = init.id;
-    this.nodes = Object.freeze([...init.nodes]);
+    this.id = canonicalId(init.id);
+    this.nodes = Object.freeze(init.nodes.map(canonicalId));
     if (!this.nodes.includes(init.id)) throw new CausewayError('bad-request', `node ${init.id} is not in the node list`);
     if (new Set(this.nodes).size !== this.nodes.length) throw new CausewayError('bad-request', 'duplicate node ids');
     const options = { ...DEFAULT_CAUSAL_OPTIONS, ...init.options };
     checkOptions(options);
     this.options = Object.freeze(options);
     this.#want = eventMask(options.events);
-    this.#peers = Object.freeze(this.nodes.filter((n) => n !== init.id));
+    this.#peers = Object.freeze(this.nodes.filter((n) => n !== this.id));
     this.#live = this.#peers;
     this.#clock = {};
     for (const n of this.nodes) this.#clock[n] = 0;
