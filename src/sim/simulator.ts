@@ -17,7 +17,7 @@ import { CausalCore, canonicalId, type CausalOptions } from '../protocols/causal
 import type { CausalEvent, CausalEventType, CausalMsg } from '../protocols/causal/types.js';
 import type { KvOp, KvReply } from '../protocols/kv-types.js';
 import { type VectorClock } from '../clocks/vector.js';
-import type { NodeId } from '../core/protocol.js';
+import type { NodeId, Ready } from '../core/protocol.js';
 import { Rng } from '../core/rng.js';
 import { assertNever } from '../core/assert.js';
 import { checkCausal, checkEventual, historyFromEvents, type HistoryEvent, type Verdict } from '../check/index.js';
@@ -415,7 +415,13 @@ export class Simulation {
 
   /** Execute a Ready batch the way the runtime does: persist first, then send and reply. */
   #drain(n: SimNode, core: CausalCore): void {
-    const r = core.ready();
+    // An empty batch (a fifth of all steps) would do nothing below: not asked for.
+    if (core.hasReady() && !this.#execute(n, core.ready())) return;
+    if (n.heldCount > 0 && !this.#releasing) this.#releaseHeld(n);
+  }
+
+  /** Executes one batch; false if the node crashed between persisting it and sending. */
+  #execute(n: SimNode, r: Ready<CausalMsg, KvReply, CausalEvent>): boolean {
     if (r.persist.length > 0) {
       n.disk.applySync(r.persist);
       if (
@@ -428,7 +434,7 @@ export class Simulation {
         // The batch is on disk, but its messages and replies never leave.
         this.#crashesAfterPersist++;
         this.#crash(n.idx, 'after persisting, before sending');
-        return;
+        return false;
       }
     }
     const events = r.events;
@@ -458,7 +464,7 @@ export class Simulation {
       n.pending[client] = 0;
       this.#push(this.#now + this.#clientLatency(), { k: 'reply', client, node: n.idx, reply });
     }
-    if (n.heldCount > 0 && !this.#releasing) this.#releaseHeld(n);
+    return true;
   }
 
   #observe(n: SimNode, ev: CausalEvent): void {
