@@ -50,3 +50,22 @@ test('with freeze, persisted values are deep-frozen (a core that mutated one wou
   disk.applySync([{ kind: 'put', space: 'kv', key: 'x', value }]);
   assert.ok(Object.isFrozen(value) && Object.isFrozen(value.siblings) && Object.isFrozen(value.siblings[0]?.clock));
 });
+
+// SimDisk's `unordered` option: such a space reads back in the order its keys were first added
+// (and still exactly as the batches left it); every other space stays in key order.
+test('an unordered space reads back in insertion order, the others in key order', () => {
+  const disk = new SimDisk({ unordered: ['log'] });
+  disk.applySync([
+    { kind: 'put', space: 'log', key: 'b', value: 1 },
+    { kind: 'put', space: 'log', key: 'a', value: 2 },
+    { kind: 'put', space: 'kv', key: 'y', value: 3 },
+    { kind: 'put', space: 'kv', key: 'x', value: 4 },
+  ]);
+  disk.applySync([
+    { kind: 'put', space: 'log', key: 'c', value: 5 },
+    { kind: 'del', space: 'log', key: 'b' },
+    { kind: 'put', space: 'log', key: 'a', value: 6 },
+  ]);
+  assert.deepEqual([...disk.entries('log')], [['a', 6], ['c', 5]]);
+  assert.deepEqual([...disk.entries('kv')], [['x', 4], ['y', 3]]);
+});

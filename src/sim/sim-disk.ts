@@ -7,7 +7,10 @@
  * deep-frozen when persisted, so a core that did mutate one would throw (the tests run that way).
  *
  * A space's sorted key list is kept until a key is added or removed, so a space with a fixed key
- * set (the causal core's 'kv' one) is not sorted again at every restore.
+ * set (the causal core's 'kv' one) is not sorted again at every restore. A space named in
+ * `unordered` is read back in the order its keys were added instead: for a reader that does not
+ * depend on key order (the causal core's restore of its 'log' space, whose keys change between
+ * any two restores, so each restore sorted all of them).
  */
 import type { Snapshot, StorageOp } from '../core/protocol.js';
 
@@ -29,10 +32,12 @@ interface Space {
 export class SimDisk implements Snapshot {
   readonly #spaces = new Map<string, Space>();
   readonly #freeze: boolean;
+  readonly #unordered: ReadonlySet<string>;
   #batches = 0;
 
-  constructor(options: { freeze?: boolean } = {}) {
+  constructor(options: { freeze?: boolean; unordered?: Iterable<string> } = {}) {
     this.#freeze = options.freeze ?? false;
+    this.#unordered = new Set(options.unordered);
   }
 
   applySync(batch: readonly StorageOp[]): void {
@@ -68,10 +73,11 @@ export class SimDisk implements Snapshot {
     return this.#spaces.get(space)?.map.get(key);
   }
 
-  /** Entries of a space in key order (as a sorted store hands them to restore()). */
+  /** Entries of a space in key order (as a sorted store hands them to restore()); see `unordered`. */
   entries(space: string): Iterable<[string, unknown]> {
     const s = this.#spaces.get(space);
     if (!s) return [];
+    if (this.#unordered.has(space)) return [...s.map];
     const keys = (s.sorted ??= [...s.map.keys()].sort());
     const map = s.map;
     const out = new Array<[string, unknown]>(keys.length);

@@ -192,6 +192,10 @@ class PairIndex<V> {
   }
 }
 
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function clockTotal(c: VectorClock): number {
   let s = 0;
   for (const k in c) s += c[k] ?? 0;
@@ -345,9 +349,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     }
     this.#applied = clockTotal(this.#clock);
     for (const [k, v] of snapshot.entries(SPACE_KV)) this.#store.set(k, { key: k, versions: (v as StoredKey).siblings });
-    // Entries come in key order: per origin, by sequence number (keys are zero-padded). The
-    // stored keys are kept as they are (compaction deletes by them); a log out of seq order (a
-    // store with another key order) is sorted.
+    // Entries come in any order: a store in key order hands them per origin, by sequence number
+    // (keys are zero-padded), but the result does not depend on it. The stored keys are kept as
+    // they are (compaction deletes by them); an origin's entries out of seq order are sorted.
     const byOrigin = new Map<NodeId, { writes: CausalWrite[]; keys: string[] }>();
     let run: { writes: CausalWrite[]; keys: string[] } | undefined;
     let runOrigin: NodeId | undefined;
@@ -362,7 +366,12 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       run.writes.push(w);
       run.keys.push(entry[0]);
     }
-    for (const [origin, run] of byOrigin) {
+    // Origins in the order their keys sort in (`${origin}/...`), whatever order the entries came
+    // in: the log list (compaction's delete order) is then the same as from a store in key order.
+    const origins = [...byOrigin.keys()];
+    if (origins.length > 1) origins.sort((a, b) => byText(`${a}/`, `${b}/`));
+    for (const origin of origins) {
+      const run = byOrigin.get(origin) as { writes: CausalWrite[]; keys: string[] };
       let list = run.writes;
       let keys = run.keys;
       // The usual log: consecutive sequence numbers in key order (one pass). Otherwise sort it by
