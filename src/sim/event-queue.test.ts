@@ -46,3 +46,27 @@ test('add() schedules keyless items in the same order, and time reports each pop
   for (let e = q.pop(); e !== undefined; e = q.pop()) out.push([e.tag, q.time]);
   assert.deepEqual(out, [['b', 1], ['d', 3], ['a', 5], ['c', 5]]);
 });
+
+// ARCHITECTURE.md §4 rule 2, with pushes and pops interleaved at random (the agenda's real use):
+// every pop returns the earliest (time, scheduling order) item still queued.
+test('interleaved at random, pops still return the earliest (time, seq) item queued', () => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.integer({ min: 0, max: 30 }), fc.constant(-1)), { maxLength: 300 }), (script) => {
+      const q = new EventQueue<{ id: number }>();
+      const model: { at: number; id: number }[] = [];
+      script.forEach((at, id) => {
+        if (at >= 0) {
+          q.add(at, { id });
+          model.push({ at, id });
+          return;
+        }
+        model.sort((a, b) => a.at - b.at || a.id - b.id);
+        const want = model.shift();
+        assert.equal(q.pop()?.id, want?.id);
+        if (want !== undefined) assert.equal(q.time, want.at);
+        assert.equal(q.size, model.length);
+      });
+    }),
+    { seed: SEED, numRuns: 300 },
+  );
+});
