@@ -12,6 +12,10 @@
  * children side by side in the key arrays (the agenda holds a few hundred events; each step of a
  * simulation pops one).
  *
+ * The items themselves never move: each sits in a slot of its own from add() to pop(), and the
+ * heap moves slot numbers (an Int32Array) beside the keys. Moving the items up and down a JS array
+ * cost a write barrier per move (an old array pointing at young items).
+ *
  * `add(at, item)` schedules an item that carries no key of its own (the simulator's events: they
  * need neither field, and reading `at` from a dozen event shapes was a megamorphic load per push
  * and pop); `push(item)` schedules a Scheduled item at `item.at` and records its seq on it.
@@ -27,7 +31,14 @@ export interface Scheduled {
 const INITIAL = 256;
 
 export class EventQueue<T> {
-  #items: (T | undefined)[] = new Array<T | undefined>(INITIAL).fill(undefined);
+  /** Items by slot; a slot is taken by add() and freed by pop(). */
+  #slots: (T | undefined)[] = new Array<T | undefined>(INITIAL).fill(undefined);
+  /** Free slot numbers (a stack), and how many slots were ever taken. */
+  #free = new Int32Array(INITIAL);
+  #freeCount = 0;
+  #slotsUsed = 0;
+  /** The heap: slot numbers, with their keys at the same index. */
+  #heap = new Int32Array(INITIAL);
   #at = new Float64Array(INITIAL);
   #seq = new Float64Array(INITIAL);
   #size = 0;
@@ -42,7 +53,9 @@ export class EventQueue<T> {
     const n = this.#at.length * 2;
     this.#at = grown(this.#at, n);
     this.#seq = grown(this.#seq, n);
-    for (let i = this.#items.length; i < n; i++) this.#items.push(undefined);
+    this.#heap = grown(this.#heap, n);
+    this.#free = grown(this.#free, n);
+    for (let i = this.#slots.length; i < n; i++) this.#slots.push(undefined);
   }
 
   /** Time of the item the last pop() returned. */
@@ -59,7 +72,10 @@ export class EventQueue<T> {
   add(at: number, item: T): void {
     const seq = this.#seqNext++;
     if (this.#size === this.#at.length) this.#grow();
-    const items = this.#items;
+    // live items = size < capacity, so a slot is free or never used
+    const slot = this.#freeCount > 0 ? (this.#free[--this.#freeCount] as number) : this.#slotsUsed++;
+    this.#slots[slot] = item;
+    const heap = this.#heap;
     const ats = this.#at;
     const seqs = this.#seq;
     let i = this.#size++;
@@ -68,31 +84,33 @@ export class EventQueue<T> {
       const pa = ats[p] as number;
       // seq grows with every push: the new item ties its parent only by time, and then comes after
       if (pa <= at) break;
-      items[i] = items[p];
+      heap[i] = heap[p] as number;
       ats[i] = pa;
       seqs[i] = seqs[p] as number;
       i = p;
     }
-    items[i] = item;
+    heap[i] = slot;
     ats[i] = at;
     seqs[i] = seq;
   }
 
   peek(): T | undefined {
-    return this.#size === 0 ? undefined : this.#items[0];
+    return this.#size === 0 ? undefined : this.#slots[this.#heap[0] as number];
   }
 
   pop(): T | undefined {
     if (this.#size === 0) return undefined;
-    const items = this.#items;
-    const top = items[0];
+    const heap = this.#heap;
+    const topSlot = heap[0] as number;
+    const top = this.#slots[topSlot];
+    this.#slots[topSlot] = undefined; // no reference kept to a popped item
+    this.#free[this.#freeCount++] = topSlot;
     this.#time = this.#at[0] as number;
     const n = --this.#size;
-    const last = items[n];
-    items[n] = undefined; // no reference kept to a popped item
     if (n === 0) return top;
     const ats = this.#at;
     const seqs = this.#seq;
+    const lastSlot = heap[n] as number;
     const lastAt = ats[n] as number;
     const lastSeq = seqs[n] as number;
     let i = 0;
@@ -115,12 +133,12 @@ export class EventQueue<T> {
         }
       }
       if (!(ca < lastAt || (ca === lastAt && cs < lastSeq))) break;
-      items[i] = items[c];
+      heap[i] = heap[c] as number;
       ats[i] = ca;
       seqs[i] = cs;
       i = c;
     }
-    items[i] = last;
+    heap[i] = lastSlot;
     ats[i] = lastAt;
     seqs[i] = lastSeq;
     return top;
