@@ -25,6 +25,7 @@ import { EventQueue } from './event-queue.js';
 import { AckedWrites } from './acked-writes.js';
 import { HistoryLog, KIND_CODE, TYPE_CODE } from './history-log.js';
 import { SimDisk, deepFreeze } from './sim-disk.js';
+import { SharedLogKeys } from './log-keys.js';
 import { VirtualNetwork, type Arrival } from './network.js';
 import { ShivizLog, type ShivizClock } from './shiviz.js';
 import { replayCommand, simOptions, type FaultKind, type SimOptions } from './options.js';
@@ -236,6 +237,8 @@ export class Simulation {
   readonly #tickNs: number;
   /** Options for every core: the tuning's, publishing at least the events #observe reads. */
   readonly #coreOptions: Partial<CausalOptions>;
+  /** One string per log key for all the cores (see SharedLogKeys). */
+  readonly #logKeys = new SharedLogKeys();
   #now = 0;
   #phase: 'safety' | 'liveness' | 'done' = 'safety';
   #faultEpoch = 0;
@@ -298,7 +301,7 @@ export class Simulation {
     this.#nodes = this.#ids.map((id, idx) => ({
       id,
       idx,
-      core: new CausalCore({ id, nodes: this.#ids, options: this.#coreOptions }),
+      core: new CausalCore({ id, nodes: this.#ids, options: this.#coreOptions, logKeys: this.#logKeys.key }),
       // The core's restore takes its log in any order (tested in core.test.ts): not sorted per restore.
       disk: new SimDisk({ freeze: o.freezeMessages, unordered: [SPACE_LOG] }),
       inc: 0,
@@ -716,7 +719,7 @@ export class Simulation {
     if (n.core !== null) return;
     this.#restarts++;
     try {
-      n.core = CausalCore.restore(n.disk, { id: n.id, nodes: this.#ids, options: this.#coreOptions });
+      n.core = CausalCore.restore(n.disk, { id: n.id, nodes: this.#ids, options: this.#coreOptions, logKeys: this.#logKeys.key });
     } catch (e) {
       throw new Stop({ kind: 'invariant', node: n.id, message: `${n.id} restore: ${e instanceof Error ? e.message : String(e)}`, at: this.#now });
     }

@@ -426,3 +426,24 @@ test('restore takes the replication log in any order', () => {
     { seed: SEED, numRuns: 100 },
   );
 });
+
+// CausalInit.logKeys: a core given a key source persists its log under the keys it returns, and
+// compaction deletes by those same keys (what a shared source hands out is what the store holds).
+test('a core persists and compacts its log under the keys its logKeys source returns', () => {
+  const calls: string[] = [];
+  const logKeys = (origin: string, seq: number): string => {
+    calls.push(`${origin}#${seq}`);
+    return logKey(origin, seq);
+  };
+  const c = new CausalCore({ id: 'node1', nodes, logKeys });
+  c.submit({ kind: 'put', reqId: 1, key: 'x', value: 1 });
+  c.receive('node2', write('node2', { node1: 0, node2: 1, node3: 0 }, 'y', 2));
+  const put = c.ready().persist.filter((op) => op.space === SPACE_LOG).map((op) => op.key);
+  assert.deepEqual(put, [logKey('node1', 1), logKey('node2', 1)]);
+  assert.deepEqual(calls, ['node1#1', 'node2#1']);
+  const ack: CausalMsg = { type: 'ack', clock: { node1: 1, node2: 1, node3: 0 } };
+  c.receive('node2', ack);
+  c.receive('node3', ack);
+  const del = c.ready().persist.filter((op) => op.kind === 'del').map((op) => op.key);
+  assert.deepEqual(del, [logKey('node1', 1), logKey('node2', 1)]);
+});

@@ -71,6 +71,12 @@ export interface CausalInit {
   readonly id: NodeId;
   readonly nodes: readonly NodeId[];
   readonly options?: Partial<CausalOptions>;
+  /**
+   * Where the core gets a replication-log key; it must return logKey(origin, seq)'s text. Several
+   * cores in one process (the simulator's) may share one memoizing source, so that a write's key
+   * is built and hashed by the storage's map once rather than by every node. Default: built here.
+   */
+  readonly logKeys?: (origin: NodeId, seq: number) => string;
 }
 
 /** Storage spaces and keys this core writes. */
@@ -116,6 +122,12 @@ interface OriginLog {
   totals: number[];
   /** logKey's text before the digits, by digit count: `${origin}/` and the zero padding. */
   readonly prefixes: readonly string[];
+}
+
+/** logKey(log.origin, seq), from the log's ready-made prefix for this many digits: one concatenation. */
+function keyFrom(log: OriginLog, seq: number): string {
+  const digits = String(seq);
+  return digits.length >= 16 ? logKey(log.origin, seq) : (log.prefixes[digits.length] as string) + digits;
 }
 
 function keyPrefixes(origin: NodeId): string[] {
@@ -268,6 +280,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    */
   #snapshot: VectorClock | null = null;
   readonly #want: EventMask;
+  readonly #logKeys: ((origin: NodeId, seq: number) => string) | undefined;
   #lamport = 0;
   /** Number of writes applied (sum of the clock): cheap "did the clock change" test. */
   #applied = 0;
@@ -320,6 +333,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     checkOptions(options);
     this.options = Object.freeze(options);
     this.#want = eventMask(options.events);
+    this.#logKeys = init.logKeys;
     this.#peers = Object.freeze(this.nodes.filter((n) => n !== this.id));
     this.#live = this.#peers;
     this.#clock = {};
@@ -877,9 +891,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     let log = this.#log.get(w.origin);
     if (!log) this.#addLog((log = { origin: w.origin, base: seq - 1, head: 0, entries: [], keys: [], totals: [], prefixes: keyPrefixes(w.origin) }));
     if (log.base + log.entries.length - log.head + 1 !== seq) invariant(false, `log of ${w.origin} out of sequence at ${seq}`);
-    // logKey(origin, seq), from the log's ready-made prefix for this many digits: one concatenation.
-    const digits = String(seq);
-    const key = digits.length >= 16 ? logKey(w.origin, seq) : (log.prefixes[digits.length] as string) + digits;
+    const key = this.#logKeys === undefined ? keyFrom(log, seq) : this.#logKeys(w.origin, seq);
     log.entries.push(w);
     log.keys.push(key);
     log.totals.push(clockTotal(w.clock));
