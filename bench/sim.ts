@@ -30,15 +30,19 @@
  * run). Not the 200k target. Profile now: core 39 %, simulator 25 %, disk 14 % (applySync 10 %:
  * one hashed string-keyed map operation per persisted op, ~850k per run), collector 10 %.
  *
- * Third pass (2026-11-22 03:20-04:30 UTC, machine shared, load ~1.7): node ids interned by the core
- * (clock lookups by id skipped the engine's string table), empty Ready batches skipped through
- * CausalCore.hasReady(), the log space restored in insertion order (restore no longer depends on
- * key order). Instructions (cachegrind, 2 x 20k-op runs, fixed hash seed) 6.131G -> 5.791G, -5.5 %;
- * alternating A/B, 5 rounds x 2 runs: messages per CPU-second 1.065x, wall within noise. Tried and
- * dropped as no better or worse by instruction count: an array mirror of the node's clock compared
- * by position, a compare() that counts keys instead of testing membership, incremental sorted keys
- * in the disk. Left: the core's per-write work on object clocks (compare ~5 %), the log key's
- * hashing in the disk's map, the collector (~8 %).
+ * Third pass (2026-11-22 03:20-04:05 UTC, machine shared, load 0.7-2.7): node ids interned by the
+ * core (clock lookups by id skipped the engine's string table), empty Ready batches skipped
+ * through CausalCore.hasReady(), the log space restored in insertion order (restore no longer
+ * depends on key order), a 4-ary agenda heap moving slot numbers instead of items, one log-key
+ * string per write shared by all cores (CausalInit.logKeys). Instructions (cachegrind, 2 x 20k-op
+ * runs, fixed hash seed) 6.131G -> 5.575G, -9.1 %; alternating A/B, 6 rounds x 2 runs: wall
+ * 1.06-1.10x, messages per CPU-second 1.07-1.11x; median of 5 here 188,227 msgs/s (0.79-1.14 s
+ * CPU per run). Tried and dropped as no better or worse by instruction count: an array mirror of
+ * the node's clock compared by position, compare() counting keys instead of testing membership
+ * or skipping that test once `less` is known, incremental sorted keys in the disk, an 8-ary heap.
+ * Left: the core's per-write work on object clocks (compare ~5 %; clocks of more than four nodes
+ * also carry an out-of-object property array per copy), the disk's string-keyed maps, the
+ * collector (~10 %).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
