@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StorageOp } from '../core/protocol.js';
-import { WriteAheadLog } from './wal.js';
+import { WriteAheadLog, type WalOptions, type WalRecovery } from './wal.js';
 import { LmdbStorage } from './lmdb-storage.js';
 
 const put = (key: string, value: unknown, space = 'kv'): StorageOp => ({ kind: 'put', space, key, value });
@@ -12,6 +12,13 @@ const del = (key: string, space = 'kv'): StorageOp => ({ kind: 'del', space, key
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'causeway-wal-'));
+}
+
+/** What opening the log in `dir` recovers; the log is closed again. */
+async function recover(dir: string, options?: Partial<WalOptions>): Promise<WalRecovery> {
+  const { wal, recovery } = WriteAheadLog.open(dir, options);
+  await wal.close();
+  return recovery;
 }
 
 function segments(dir: string): string[] {
@@ -26,10 +33,9 @@ test('wal: batches come back in append order after reopening, puts and deletes a
   for (const b of batches) wal.append(b);
   await wal.sync();
   await wal.close();
-  const again = WriteAheadLog.open(dir);
-  assert.deepEqual(again.recovery.batches, batches);
-  assert.equal(again.recovery.truncatedBytes, 0);
-  await again.wal.close();
+  const again = await recover(dir);
+  assert.deepEqual(again.batches, batches);
+  assert.equal(again.truncatedBytes, 0);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -51,10 +57,9 @@ test('wal: a torn tail is cut off and later appends survive the next reopen', as
   r.wal.append([put('d', 4)]);
   await r.wal.sync();
   await r.wal.close();
-  const r2 = WriteAheadLog.open(dir);
-  assert.deepEqual(r2.recovery.batches, [[put('a', 1)], [put('b', 2)], [put('d', 4)]]);
-  assert.equal(r2.recovery.truncatedBytes, 0);
-  await r2.wal.close();
+  const r2 = await recover(dir);
+  assert.deepEqual(r2.batches, [[put('a', 1)], [put('b', 2)], [put('d', 4)]]);
+  assert.equal(r2.truncatedBytes, 0);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -71,9 +76,7 @@ test('wal: a corrupt record ends the log at the record before it', async () => {
   const first = 8 + buf.readUInt32LE(0);
   buf[first + 8 + 10] = (buf[first + 8 + 10] as number) ^ 0xff; // inside the second payload
   writeFileSync(file, buf);
-  const r = WriteAheadLog.open(dir);
-  assert.deepEqual(r.recovery.batches, [[put('a', 1)]]);
-  await r.wal.close();
+  assert.deepEqual((await recover(dir)).batches, [[put('a', 1)]]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -88,9 +91,7 @@ test('wal: rotate starts a new segment; dropBefore deletes the older ones only',
   await wal.dropBefore(keep);
   assert.equal(segments(dir).length, 1);
   await wal.close();
-  const r = WriteAheadLog.open(dir);
-  assert.deepEqual(r.recovery.batches, [[put('b', 2)]]);
-  await r.wal.close();
+  assert.deepEqual((await recover(dir)).batches, [[put('b', 2)]]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -132,11 +133,10 @@ test('wal: appends move into a preallocated segment whose zero tail is a clean e
   await wal.sync();
   await wal.close();
   assert.deepEqual(readdirSync(dir).filter((f) => !f.endsWith('.wal')), [], 'no spare file left behind');
-  const r = WriteAheadLog.open(dir, { segmentBytes: 64 * 1024, prepareAfterBytes: 1024 });
-  assert.deepEqual(r.recovery.batches, batches);
-  assert.equal(r.recovery.truncatedBytes, 0);
+  const r = await recover(dir, { segmentBytes: 64 * 1024, prepareAfterBytes: 1024 });
+  assert.deepEqual(r.batches, batches);
+  assert.equal(r.truncatedBytes, 0);
   assert.equal(statSync(join(dir, files[1] as string)).size, 64 * 1024, 'a zero tail is not cut off');
-  await r.wal.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -153,11 +153,10 @@ test('wal: garbage after the last record of a preallocated segment is cut off as
   buf.writeUInt32LE(50, good); // a header whose payload never made it
   buf[good + 8 + 3] = 0x7f;
   writeFileSync(file, buf);
-  const r = WriteAheadLog.open(dir);
-  assert.deepEqual(r.recovery.batches, [[put('a', 1)]]);
-  assert.equal(r.recovery.truncatedBytes, 4096);
+  const r = await recover(dir);
+  assert.deepEqual(r.batches, [[put('a', 1)]]);
+  assert.equal(r.truncatedBytes, 4096);
   assert.equal(statSync(file).size, good);
-  await r.wal.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
