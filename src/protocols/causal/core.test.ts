@@ -447,3 +447,20 @@ test('a core persists and compacts its log under the keys its logKeys source ret
   const del = c.ready().persist.filter((op) => op.kind === 'del').map((op) => op.key);
   assert.deepEqual(del, [logKey('node1', 1), logKey('node2', 1)]);
 });
+
+test('bufferPeak: the most writes buffered at once, kept after the buffer drains; a restored core starts at 0', () => {
+  const d = disk();
+  const c = new CausalCore({ id: 'node2', nodes });
+  assert.equal(c.bufferPeak, 0);
+  c.receive('node1', write('node1', { node1: 2 }, 'x', 'b')); // needs node1#1
+  c.receive('node1', write('node1', { node1: 3 }, 'x', 'c')); // needs node1#2
+  assert.equal(c.status().buffered, 2);
+  assert.equal(c.bufferPeak, 2);
+  c.receive('node1', write('node1', { node1: 1 }, 'x', 'a')); // delivers all three
+  assert.equal(c.status().buffered, 0);
+  assert.equal(c.bufferPeak, 2);
+  c.receive('node3', write('node3', { node3: 2 }, 'y', 'q'));
+  assert.equal(c.bufferPeak, 2, 'one buffered write does not raise a peak of two');
+  d.apply(c.ready().persist);
+  assert.equal(CausalCore.restore(d.snapshot, { id: 'node2', nodes }).bufferPeak, 0);
+});

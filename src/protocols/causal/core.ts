@@ -293,6 +293,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   /** Buffered writes in arrival order, and the same by (origin, seq). */
   readonly #buffer = new Set<Buffered>();
+  /** The most writes the buffer has held at once since this core started (see bufferPeak). */
+  #bufferPeak = 0;
   readonly #buffered = new PairIndex<Buffered>();
   /** Buffered writes indexed by the dependency they wait for (node, seq). */
   readonly #waiting = new PairIndex<Buffered[]>();
@@ -563,6 +565,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     return this.#lamport;
   }
 
+  /** The most writes the buffer has held at once since this core was made or restored. */
+  get bufferPeak(): number {
+    return this.#bufferPeak;
+  }
+
   status(): CausalStatus {
     const peers: Record<NodeId, CausalPeerStatus> = {};
     for (const p of this.#peers) {
@@ -789,6 +796,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     }
     const b: Buffered = { write: w, from, seq, wait: miss };
     this.#buffer.add(b);
+    if (this.#buffer.size > this.#bufferPeak) this.#bufferPeak = this.#buffer.size;
     this.#buffered.set(w.origin, seq, b);
     this.#index(b);
     if (this.#want.buffer) {
