@@ -17,10 +17,10 @@ export interface Outgoing<Msg> {
 
 export interface Ready<Msg, Reply, Event> {
   /** Written durably and atomically before any message or reply of this batch leaves. */
-  readonly persist: StorageOp[];
-  readonly messages: Outgoing<Msg>[];
-  readonly replies: Reply[];
-  readonly events: Event[];
+  readonly persist: readonly StorageOp[];
+  readonly messages: readonly Outgoing<Msg>[];
+  readonly replies: readonly Reply[];
+  readonly events: readonly Event[];
 }
 
 export interface ProtocolCore<Op, Msg, Reply, Event> {

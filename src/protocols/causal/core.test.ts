@@ -8,7 +8,7 @@ import type { CausalMsg, CausalWrite } from './types.js';
 
 const nodes = ['node1', 'node2', 'node3'];
 
-function disk(): { apply(ops: StorageOp[]): void; snapshot: Snapshot; spaces: Map<string, Map<string, unknown>> } {
+function disk(): { apply(ops: readonly StorageOp[]): void; snapshot: Snapshot; spaces: Map<string, Map<string, unknown>> } {
   const spaces = new Map<string, Map<string, unknown>>();
   return {
     spaces,
@@ -309,7 +309,7 @@ test('a batch persists each changed key once, in the order the keys first change
   const order = ['a', 'b', 'a', 'c', 'd', 'e', 'f', 'g', 'h', 'b', 'i', 'j', 'a', 'k'];
   const writes: CausalWrite[] = order.map((key, i) => ({ origin: 'node1', clock: { node1: i + 1 }, lamport: i + 1, key, value: i, deleted: false }));
   c.receive('node1', { type: 'writes', writes, reason: 'batch' });
-  const kvKeys = (ops: StorageOp[]): string[] => ops.filter((op) => op.space === SPACE_KV).map((op) => op.key);
+  const kvKeys = (ops: readonly StorageOp[]): string[] => ops.filter((op) => op.space === SPACE_KV).map((op) => op.key);
   assert.deepEqual(kvKeys(c.ready().persist), [...new Set(order)]);
   // the next batches start afresh: a key changed again is persisted again, a key not changed is not
   // eight keys then a repeat (the set is built at the ninth change), then eight others and an

@@ -14,7 +14,7 @@ test('take() returns the items pushed since the last take, in order, and never r
   fc.assert(
     fc.property(fc.array(fc.array(fc.integer(), { maxLength: 40 }), { maxLength: 30 }), (rounds) => {
       const box = new Outbox<number>();
-      const taken: number[][] = [];
+      const taken: (readonly number[])[] = [];
       for (const round of rounds) {
         for (const x of round) box.push(x);
         assert.equal(box.length, round.length);
@@ -28,4 +28,16 @@ test('take() returns the items pushed since the last take, in order, and never r
     }),
     { seed: SEED, numRuns: 200 },
   );
+});
+
+test('an empty take() is the one shared empty array, frozen: a caller cannot change a batch', () => {
+  const box = new Outbox<number>();
+  const a = box.take();
+  box.push(1);
+  assert.deepEqual(box.take(), [1]);
+  const b = box.take();
+  assert.equal(a, b);
+  assert.equal(a.length, 0);
+  assert.ok(Object.isFrozen(a));
+  assert.throws(() => (a as number[]).push(2), TypeError);
 });

@@ -4,9 +4,12 @@
  * A Ready part used to be a fresh array per batch: its first push allocated a 17-slot backing
  * store, mostly for one to a dozen items, on every batch a core produced. An outbox keeps one
  * working array for the life of the core and hands out an exact-size copy per batch, so a batch
- * of n items costs one allocation of n slots. The caller owns what take() returns (nothing here
- * refers to it afterwards); the working array's slots are cleared, so it keeps nothing alive.
+ * of n items costs one allocation of n slots, and an empty part none (one shared frozen empty
+ * array: a Ready batch is read-only). Nothing here refers to what take() returns afterwards; the
+ * working array's slots are cleared, so it keeps nothing alive.
  */
+const NONE: readonly never[] = Object.freeze([]);
+
 export class Outbox<T> {
   readonly #items: (T | undefined)[] = [];
   #count = 0;
@@ -22,10 +25,10 @@ export class Outbox<T> {
     this.#count++;
   }
 
-  /** The items pushed since the last take(), in order, as a new array; the outbox is then empty. */
-  take(): T[] {
+  /** The items pushed since the last take(), in order (a new array, or the shared empty one); the outbox is then empty. */
+  take(): readonly T[] {
     const n = this.#count;
-    if (n === 0) return [];
+    if (n === 0) return NONE;
     const items = this.#items;
     const out = items.slice(0, n) as T[];
     for (let i = 0; i < n; i++) items[i] = undefined;
