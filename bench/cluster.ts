@@ -3,8 +3,10 @@
  * concurrent HTTP clients (PUT /v1/kv/{key}, 10,000 keys, 256-byte values), replication lag
  * (acknowledged at the origin → applied at the last peer, seen through CoAP Observe on the
  * peers) at half the 16-client load, and CoAP PUT /kv on one node — compared in the same run with
- * a three-member etcd (Debian etcd-server, JSON gateway POST /v3/kv/put) when etcd is installed.
- * Writes bench/results/cluster.json and prints a Markdown table.
+ * a three-member etcd (Debian etcd-server, JSON gateway POST /v3/kv/put) when etcd is installed,
+ * and with the HTTP ceiling: three fastify servers set up as a node's API that keep values in a
+ * Map and do nothing else (bench/http-ceiling-server.ts), the most puts/s the HTTP layer and this
+ * load generator allow on the machine. Writes bench/results/cluster.json and prints a Markdown table.
  *
  * Options (environment): BENCH_SECONDS (per measurement, default 10), BENCH_SKIP_ETCD=1,
  * BENCH_PARTS (a subset of `puts,coap,lag`; default all), BENCH_LAG_RATE (puts/s for the lag
@@ -23,6 +25,8 @@ import { HttpConn, httpLoad, percentile, type LoadResult } from './http-load.js'
 import { runLoad } from './coap-load.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CEILING = fileURLToPath(new URL('./http-ceiling-server.js', import.meta.url));
+const CEILING_NAME = 'HTTP ceiling (fastify, memory only)';
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const KEYS = 10_000;
 /** Load at the lag rate before the first probe (JIT, first log segment and its spare, heap growth). */
@@ -77,6 +81,19 @@ async function startCauseway(dir: string): Promise<Target & { coap: number[] }> 
     name: 'causeway (causal)',
     urls,
     coap: nodes.map((n) => n.coapPort),
+    put: (n) => ({ method: 'PUT', path: `/v1/kv/k${n % KEYS}`, body: VALUE }),
+    stop: () => killAll(procs),
+  };
+}
+
+async function startCeiling(): Promise<Target> {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const procs = ports.map((p) => spawn(process.execPath, [...NODE_PROCESS_FLAGS, CEILING, String(p)], { stdio: ['ignore', 'inherit', 'inherit'] }));
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  await Promise.all(urls.map((u) => waitHttp(`${u}/v1/status`)));
+  return {
+    name: CEILING_NAME,
+    urls,
     put: (n) => ({ method: 'PUT', path: `/v1/kv/k${n % KEYS}`, body: VALUE }),
     stop: () => killAll(procs),
   };
@@ -186,6 +203,8 @@ export interface ClusterBenchResult {
   readonly rows: { target: string; clients: number; putsPerSecond: number; p50Ms: number; p99Ms: number; errors: number }[];
   readonly lag?: { ratePerSecond: number; p50Ms: number; p99Ms: number; samples: number };
   readonly ratioAt16?: number;
+  /** The HTTP ceiling's puts/s at 16 clients (see startCeiling). */
+  readonly ceilingAt16?: number;
   /** CoAP PUT /kv/{key} on one node (16 confirmable requests in flight). */
   readonly coapPut?: { inFlight: number; perSecond: number; p50Ms: number; p99Ms: number; errors: number; timeouts: number };
 }
@@ -200,6 +219,7 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
     if (!PARTS.has('puts')) console.error('BENCH_PARTS leaves out puts: no etcd comparison');
     else if (process.env['BENCH_SKIP_ETCD'] !== '1' && etcdAvailable()) targets.push(() => startEtcd(join(dir, 'etcd')));
     else console.error('etcd not installed (apt-get install etcd-server): skipping the comparison');
+    if (PARTS.has('puts')) targets.push(startCeiling);
     for (const start of targets) {
       const t = await start();
       try {
@@ -232,7 +252,15 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
   }
   const cw = rows.find((r) => r.target.startsWith('causeway') && r.clients === 16);
   const etcd = rows.find((r) => r.target.startsWith('etcd') && r.clients === 16);
-  const result: ClusterBenchResult = { seconds: SECONDS, rows, lag, coapPut, ratioAt16: cw && etcd ? round(cw.putsPerSecond / etcd.putsPerSecond) : undefined };
+  const ceiling = rows.find((r) => r.target === CEILING_NAME && r.clients === 16);
+  const result: ClusterBenchResult = {
+    seconds: SECONDS,
+    rows,
+    lag,
+    coapPut,
+    ratioAt16: cw && etcd ? round(cw.putsPerSecond / etcd.putsPerSecond) : undefined,
+    ceilingAt16: ceiling?.putsPerSecond,
+  };
   mkdirSync(outDir, { recursive: true });
   // A partial run (BENCH_PARTS) keeps the full run's file and writes its own beside it.
   const file = PARTS.size === 3 && PARTS.has('puts') && PARTS.has('coap') && PARTS.has('lag') ? 'cluster.json' : `cluster.${[...PARTS].sort().join('-')}.json`;
@@ -248,6 +276,18 @@ export function clusterMarkdown(r: ClusterBenchResult): string {
   const lines = ['| target | clients | puts/s | p50 ms | p99 ms | errors |', '|---|---:|---:|---:|---:|---:|'];
   for (const row of r.rows) lines.push(`| ${row.target} | ${row.clients} | ${row.putsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.errors} |`);
   if (r.ratioAt16 !== undefined) lines.push('', `Causeway / etcd at 16 clients: ${r.ratioAt16}× (target ≥ 5×)`);
+  const at16 = (prefix: string): number | undefined => r.rows.find((x) => x.target.startsWith(prefix) && x.clients === 16)?.putsPerSecond;
+  const cw = at16('causeway');
+  const etcd = at16('etcd');
+  if (r.ceilingAt16 !== undefined && cw !== undefined) {
+    const pct = (x: number): string => `${Math.round((100 * x) / (r.ceilingAt16 as number))} %`;
+    lines.push(
+      '',
+      `HTTP ceiling at 16 clients (three fastify servers that keep values in memory and do nothing else): ${r.ceilingAt16} puts/s. ` +
+        `Causeway reaches ${pct(cw)} of it` +
+        (etcd !== undefined ? `; 5× etcd (${5 * etcd} puts/s) would be ${pct(5 * etcd)} of it.` : '.'),
+    );
+  }
   if (r.lag) lines.push('', `Replication lag at ${r.lag.ratePerSecond} puts/s (half the 16-client rate): p50 ${r.lag.p50Ms} ms, p99 ${r.lag.p99Ms} ms over ${r.lag.samples} probes (target p99 ≤ 10 ms)`);
   if (r.coapPut) lines.push('', `CoAP PUT /kv on one node, ${r.coapPut.inFlight} in flight: ${r.coapPut.perSecond}/s, p50 ${r.coapPut.p50Ms} ms, p99 ${r.coapPut.p99Ms} ms (errors ${r.coapPut.errors}, timeouts ${r.coapPut.timeouts})`);
   return lines.join('\n');
