@@ -29,21 +29,57 @@ function write(origin: string, clock: Record<string, number>, key: string, value
   return { type: 'write', write: w };
 }
 
-test('a local put: log entry, key state and clock persist in the same batch as the reply', () => {
+test('a local put: log entry and key state persist in the same batch as the reply; the clock comes back from the log', () => {
   // SPEC §2 durability: acknowledged only after it is on disk — the reply leaves with its persist ops
   const c = new CausalCore({ id: 'node1', nodes });
   c.submit({ kind: 'put', reqId: 1, key: 'x', value: 5 });
   const r = c.ready();
   assert.deepEqual(r.replies, [{ reqId: 1, ok: true, kind: 'put', key: 'x', clock: { node1: 1, node2: 0, node3: 0 }, context: { node1: 1, node2: 0, node3: 0 } }]);
   const spaces = r.persist.map((op) => `${op.kind}:${op.space}:${op.key}`).sort();
-  assert.deepEqual(spaces, [`put:${SPACE_KV}:x`, `put:${SPACE_LOG}:${logKey('node1', 1)}`, `put:${SPACE_META}:clock`, `put:${SPACE_META}:lamport`]);
+  assert.deepEqual(spaces, [`put:${SPACE_KV}:x`, `put:${SPACE_LOG}:${logKey('node1', 1)}`]);
   assert.deepEqual(r.messages.map((m) => m.to), ['node2', 'node3']);
+  // what this batch persisted is enough to rebuild the clock and the Lamport stamp
+  const d = disk();
+  d.apply(r.persist);
+  const back = CausalCore.restore(d.snapshot, { id: 'node1', nodes });
+  assert.deepEqual(back.clock, { node1: 1, node2: 0, node3: 0 });
+  assert.equal(back.lamport, 1);
   // reads persist nothing
   c.submit({ kind: 'get', reqId: 2, key: 'x' });
   assert.deepEqual(c.ready().persist, []);
   // an idle core hands back an empty batch
   const idle = c.ready();
   assert.equal(idle.persist.length + idle.messages.length + idle.replies.length + idle.events.length, 0);
+});
+
+test('compaction persists the clock and Lamport stamp with the deletes: a restore after it keeps them', () => {
+  // SPEC §2: the log is compacted once every peer has an entry; what it covered must not be forgotten.
+  const d = disk();
+  const c = new CausalCore({ id: 'node1', nodes });
+  c.receive('node3', write('node3', { node3: 1 }, 'y', 'q', 9));
+  c.submit({ kind: 'put', reqId: 1, key: 'x', value: 5 });
+  d.apply(c.ready().persist);
+  const all = { node1: 1, node2: 0, node3: 1 };
+  c.receive('node2', { type: 'ack', clock: all });
+  c.receive('node3', { type: 'ack', clock: all });
+  const batch = c.ready().persist;
+  const ops = batch.map((op) => `${op.kind}:${op.space}:${op.key}`).sort();
+  assert.deepEqual(ops, [`del:${SPACE_LOG}:${logKey('node1', 1)}`, `del:${SPACE_LOG}:${logKey('node3', 1)}`, `put:${SPACE_META}:clock`, `put:${SPACE_META}:lamport`]);
+  d.apply(batch);
+  assert.equal(d.spaces.get(SPACE_LOG)?.size, 0);
+  const back = CausalCore.restore(d.snapshot, { id: 'node1', nodes });
+  assert.deepEqual(back.clock, all);
+  assert.equal(back.lamport, 10);
+  assert.deepEqual(back.logRanges(), {});
+  // a later write: the stored clock is older than the log's end, and the log wins
+  back.receive('node2', write('node2', { node2: 1 }, 'z', 'w', 3));
+  d.apply(back.ready().persist);
+  const again = CausalCore.restore(d.snapshot, { id: 'node1', nodes });
+  assert.deepEqual(again.clock, { node1: 1, node2: 1, node3: 1 });
+  assert.equal(again.lamport, 10);
+  // a log that ends before the stored clock (applied writes missing from it) is refused
+  d.apply([{ kind: 'put', space: SPACE_META, key: 'clock', value: { node1: 1, node2: 5, node3: 1 } }]);
+  assert.throws(() => CausalCore.restore(d.snapshot, { id: 'node1', nodes }), /replication log of node2 \(1\.\.1\) does not meet the stored clock \(5\)/);
 });
 
 test('log keys sort by sequence number', () => {

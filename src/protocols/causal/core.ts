@@ -324,7 +324,13 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   readonly #dirtyList: KeySlot[] = [];
   /** The same keys as a set, once there are more than DIRTY_SCAN of them (else the list is scanned). */
   readonly #dirtyKeys = new Set<KeySlot>();
-  #clockDirty = false;
+  /**
+   * The clock and Lamport stamp need persisting in this batch: log entries are being deleted. Every
+   * applied write is in the replication log until compaction, so a restore takes the clock and the
+   * stamp from the log's entries; only what compaction deletes needs them stored (the 'meta'
+   * space holds them as of the last compaction, or older; see #load).
+   */
+  #metaDirty = false;
 
   constructor(init: CausalInit) {
     this.id = canonicalId(init.id);
@@ -363,7 +369,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
         this.#lamport = v as number;
       }
     }
-    this.#applied = clockTotal(this.#clock);
+    const stored: Record<NodeId, number> = { ...this.#clock };
     for (const [k, v] of snapshot.entries(SPACE_KV)) this.#store.set(k, { key: k, versions: (v as StoredKey).siblings });
     // Entries come in any order: a store in key order hands them per origin, by sequence number
     // (keys are zero-padded), but the result does not depend on it. The stored keys are kept as
@@ -409,12 +415,23 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
           if (seqOf(list[i] as CausalWrite) !== first + i) invariant(false, `replication log of ${origin} is not contiguous`);
         }
       }
-      invariant(first + list.length - 1 === (this.#clock[origin] ?? 0), `replication log of ${origin} does not end at the clock`);
+      // The stored clock is as of the last compaction (or later): it covers every deleted entry,
+      // and the log runs from just after them to the last write applied.
+      const last = first + list.length - 1;
+      const had = stored[origin] ?? 0;
+      invariant(first - 1 <= had && had <= last, `replication log of ${origin} (${first}..${last}) does not meet the stored clock (${had})`);
+      this.#clock[origin] = last;
       const totals = new Array<number>(list.length);
-      for (let i = 0; i < list.length; i++) totals[i] = clockTotal((list[i] as CausalWrite).clock);
+      for (let i = 0; i < list.length; i++) {
+        const w = list[i] as CausalWrite;
+        totals[i] = clockTotal(w.clock);
+        if (w.lamport > this.#lamport) this.#lamport = w.lamport;
+      }
       this.#addLog({ origin, base: first - 1, head: 0, entries: list, keys, totals, prefixes: keyPrefixes(origin) });
       this.#logLength += list.length;
     }
+    this.#snapshot = null;
+    this.#applied = clockTotal(this.#clock);
   }
 
   // ---- inputs ----
@@ -521,7 +538,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   hasReady(): boolean {
     return (
       this.#dirtyList.length > 0 ||
-      this.#clockDirty ||
+      this.#metaDirty ||
       this.#persist.length > 0 ||
       this.#messages.length > 0 ||
       this.#replies.length > 0 ||
@@ -540,10 +557,10 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       if (this.#dirtyKeys.size > 0) this.#dirtyKeys.clear();
       while (dirty.length > 0) dirty.pop(); // (setting .length is a runtime call)
     }
-    if (this.#clockDirty) {
+    if (this.#metaDirty) {
       this.#persist.push({ kind: 'put', space: SPACE_META, key: META_CLOCK, value: this.#clockCopy() });
       this.#persist.push({ kind: 'put', space: SPACE_META, key: META_LAMPORT, value: this.#lamport });
-      this.#clockDirty = false;
+      this.#metaDirty = false;
     }
     // Each part is an exact-size copy of what was produced (see Outbox); an empty part is a fresh
     // empty array, which costs a header and no backing store.
@@ -894,7 +911,6 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     }
     this.#applied += 1;
     if (w.lamport > this.#lamport) this.#lamport = w.lamport;
-    this.#clockDirty = true;
 
     let log = this.#log.get(w.origin);
     if (!log) this.#addLog((log = { origin: w.origin, base: seq - 1, head: 0, entries: [], keys: [], totals: [], prefixes: keyPrefixes(w.origin) }));
@@ -1167,6 +1183,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       }
     }
     if (removed === 0) return;
+    this.#metaDirty = true; // the deleted entries' writes stay covered by the stored clock
     this.#logLength -= removed;
     if (upTo !== null) this.#events.push({ type: 'compact', node: this.id, removed, upTo, logLength: this.#logLength });
   }
