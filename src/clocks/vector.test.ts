@@ -45,6 +45,33 @@ test('compare is a partial order: reflexive, antisymmetric, transitive', () => {
   );
 });
 
+// Absent entries count as 0: whichever nodes two clocks name (the same ones, a subset, other
+// ones, in any key order), compare() agrees with the entry-wise definition over the union.
+test('compare agrees with the entry-wise definition for clocks naming any nodes, in any order', () => {
+  const partial: fc.Arbitrary<VectorClock> = fc
+    .array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd', 'e'), fc.nat(3)), { maxLength: 6 })
+    .map((entries) => Object.fromEntries(entries));
+  fc.assert(
+    fc.property(partial, partial, (a, b) => {
+      let less = false;
+      let greater = false;
+      for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+        const x = a[k] ?? 0;
+        const y = b[k] ?? 0;
+        if (x < y) less = true;
+        if (x > y) greater = true;
+      }
+      const want = less && greater ? 'concurrent' : less ? 'before' : greater ? 'after' : 'equal';
+      assert.equal(compare(a, b), want, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    }),
+    { ...params, numRuns: 2000 },
+  );
+  // same number of keys, different keys: the count alone must not settle it
+  assert.equal(compare({ a: 1, b: 0 }, { a: 1, c: 2 }), 'before');
+  assert.equal(compare({ a: 1, c: 0 }, { a: 1, b: 0 }), 'equal');
+  assert.equal(compare({ a: 0, b: 3 }, { a: 1, c: 0 }), 'concurrent');
+});
+
 test('merge is the least upper bound: commutative, associative, idempotent, an upper bound', () => {
   const eq = (x: VectorClock, y: VectorClock) => compare(x, y) === 'equal';
   fc.assert(fc.property(clockArb, clockArb, (a, b) => eq(merge(a, b), merge(b, a))), params);
