@@ -30,8 +30,18 @@ export class Outbox<T> {
     const n = this.#count;
     if (n === 0) return NONE;
     const items = this.#items;
-    const out = items.slice(0, n) as T[];
-    for (let i = 0; i < n; i++) items[i] = undefined;
+    let out: T[];
+    if (n <= 16) {
+      // copied by hand: half the cost of slice() for the one to a few items of most batches
+      out = new Array<T>(n);
+      for (let i = 0; i < n; i++) {
+        out[i] = items[i] as T;
+        items[i] = undefined;
+      }
+    } else {
+      out = items.slice(0, n) as T[];
+      for (let i = 0; i < n; i++) items[i] = undefined;
+    }
     this.#count = 0;
     return out;
   }
