@@ -14,7 +14,7 @@
  * right after a batch is persisted and before its messages and replies leave.
  */
 import { CausalCore, canonicalId, SPACE_LOG, type CausalOptions } from '../protocols/causal/core.js';
-import type { CausalEvent, CausalEventType, CausalMsg } from '../protocols/causal/types.js';
+import type { CausalEvent, CausalEventType, CausalMsg, CausalWrite } from '../protocols/causal/types.js';
 import type { KvOp, KvReply } from '../protocols/kv-types.js';
 import { type VectorClock } from '../clocks/vector.js';
 import type { NodeId, Ready } from '../core/protocol.js';
@@ -32,6 +32,9 @@ import { ShivizLog, type ShivizClock } from './shiviz.js';
 import { replayCommand, simOptions, type FaultKind, type SimOptions } from './options.js';
 
 const MS = 1_000_000;
+
+/** The queue of the simulated disk's log space a log entry goes to: its origin's. */
+const logQueue = (value: unknown): string => (value as CausalWrite).origin;
 
 /** The inputs #step feeds a core. */
 const TICK = (core: CausalCore): void => core.tick();
@@ -308,8 +311,9 @@ export class Simulation {
       id,
       idx,
       core: new CausalCore({ id, nodes: this.#ids, options: this.#coreOptions, logKeys: this.#logKeys.key }),
-      // The core's restore takes its log in any order (tested in core.test.ts): not sorted per restore.
-      disk: new SimDisk({ freeze: o.freezeMessages, unordered: [SPACE_LOG] }),
+      // The core's restore takes its log in any order (tested in core.test.ts): kept as one queue per
+      // origin, in which compaction deletes the oldest entries (see SimDisk's `queues`).
+      disk: new SimDisk({ freeze: o.freezeMessages, queues: { [SPACE_LOG]: logQueue } }),
       inc: 0,
       // clock skew: each node ticks at its own rate (half to twice the nominal period)
       tickNs: f.has('skew') ? Math.round(this.#tickNs * (0.5 + skewRng.next() * 1.5)) : this.#tickNs,
