@@ -48,9 +48,12 @@
  * node persists instead of an apply event with a copy of the node clock per applied write; the
  * clock and Lamport stamp are persisted with compactions instead of every batch; compare() skips
  * its per-key membership test for clocks over the same nodes (170 -> 72 ns per call in a
- * micro-benchmark); Ready parts of up to 16 items copied by hand instead of slice(). Alternating
- * A/B against the session's starting build, 6 rounds x 2 runs: wall 1.13x, messages per
- * CPU-second 1.14x. Tried and dropped: the node clock mirrored by position in a Float64Array and
+ * micro-benchmark); Ready parts of up to 16 items copied by hand instead of slice(); the disk's log
+ * space kept as one queue per origin (its share of a run 8.8 -> 6.2 % in a CPU profile).
+ * Alternating A/B against the session's starting build: wall 1.13x in one half hour (6 rounds x 2
+ * runs), 0.95-1.0x in a slower one; cachegrind (2 x 20k-op runs, cache simulation): instructions
+ * flat (5.656G -> 5.649G), D1 misses -2.5 %. So the gain, if any, is in memory traffic, and
+ * shows only when the host is not contended itself. Tried and dropped: the node clock mirrored by position in a Float64Array and
  * clocks compared by position (+11 % instructions: locating each key's position cost more than
  * the megamorphic keyed loads it replaced). What is left is spread out: keyed loads of clock
  * entries by node id (megamorphic in V8, ~10 % of instructions over many sites), the disk's
