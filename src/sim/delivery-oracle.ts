@@ -11,7 +11,7 @@
  */
 import type { NodeId, StorageOp } from '../core/protocol.js';
 import type { CausalWrite } from '../protocols/causal/types.js';
-import type { VectorClock } from '../clocks/vector.js';
+import { format, type VectorClock } from '../clocks/vector.js';
 
 export class DeliveryOracle {
   readonly #ids: readonly NodeId[];
@@ -60,7 +60,7 @@ export class DeliveryOracle {
         if (k === w.origin) continue;
         const col = this.#column(k);
         const have = col < 0 ? 0 : (applied[row + col] as number);
-        if ((c[k] ?? 0) > have) return `applied ${w.origin}#${seq} (${w.key}) with clock ${clockText(c)} before ${k}#${c[k] as number} (it had applied ${k}#${have})`;
+        if ((c[k] ?? 0) > have) return `applied ${w.origin}#${seq} (${w.key}) with clock ${format(c)} before ${k}#${c[k] as number} (it had applied ${k}#${have})`;
       }
       applied[row + o] = seq;
     }
@@ -72,8 +72,4 @@ export class DeliveryOracle {
     for (let i = 0; i < ids.length; i++) if (ids[i] === id) return i;
     return -1;
   }
-}
-
-function clockText(c: VectorClock): string {
-  return `{${Object.keys(c).map((k) => `${k}:${c[k] as number}`).join(',')}}`;
 }

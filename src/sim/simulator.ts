@@ -16,7 +16,7 @@
 import { CausalCore, canonicalId, SPACE_LOG, type CausalOptions } from '../protocols/causal/core.js';
 import type { CausalEvent, CausalEventType, CausalMsg, CausalWrite } from '../protocols/causal/types.js';
 import type { KvOp, KvReply } from '../protocols/kv-types.js';
-import { type VectorClock } from '../clocks/vector.js';
+import { format, type VectorClock } from '../clocks/vector.js';
 import type { NodeId, Ready } from '../core/protocol.js';
 import { Rng } from '../core/rng.js';
 import { assertNever } from '../core/assert.js';
@@ -210,9 +210,6 @@ function canonicalJson(v: unknown): string {
   return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
 }
 
-function clockText(c: VectorClock): string {
-  return `{${Object.keys(c).map((k) => `${k}:${c[k] as number}`).join(',')}}`;
-}
 
 /** One simulation. Construct, then `run()` once. */
 export class Simulation {
@@ -489,7 +486,7 @@ export class Simulation {
         this.#contextTimeouts++;
         return;
       case 'apply':
-        if (this.#shiviz && !ev.local) this.#shiviz.local(n.id, `apply ${ev.origin}#${ev.seq} ${ev.deleted ? 'delete' : 'put'} ${ev.key} clock ${clockText(ev.clock)}`);
+        if (this.#shiviz && !ev.local) this.#shiviz.local(n.id, `apply ${ev.origin}#${ev.seq} ${ev.deleted ? 'delete' : 'put'} ${ev.key} clock ${format(ev.clock)}`);
         return;
       default:
         return;
@@ -896,7 +893,7 @@ export class Simulation {
 
   #divergence(): string {
     return this.#nodes
-      .map((n) => (n.core === null ? `${n.id} down` : `${n.id} clock ${clockText(n.core.clock)} buffered ${n.core.status().buffered} held ${n.heldCount}`))
+      .map((n) => (n.core === null ? `${n.id} down` : `${n.id} clock ${format(n.core.clock)} buffered ${n.core.status().buffered} held ${n.heldCount}`))
       .join('; ') + `; in flight ${this.#net.inFlight}; busy clients ${this.#clients.filter((c) => c.busy !== null).length}`;
   }
 
@@ -968,9 +965,9 @@ export class Simulation {
       const ok = versions.some((v) => acked.coveredBy(i, v.clock));
       if (!ok) {
         const w = acked.get(i);
-        const have = versions.map((v) => clockText(v.clock)).join(', ') || 'nothing';
+        const have = versions.map((v) => format(v.clock)).join(', ') || 'nothing';
         const what = `P${w.client} ${w.kind}(${w.key}${w.value === null ? '' : `, ${w.value}`}) @${this.#ids[w.node] as NodeId}`;
-        return { kind: 'lost-write', message: `acknowledged write ${what} with clock ${clockText(w.clock)} is neither present nor overwritten: key ${w.key} holds ${have}`, at: this.#now };
+        return { kind: 'lost-write', message: `acknowledged write ${what} with clock ${format(w.clock)} is neither present nor overwritten: key ${w.key} holds ${have}`, at: this.#now };
       }
     }
     return undefined;
@@ -1029,9 +1026,9 @@ function describe(m: CausalMsg): string {
     case 'writes':
       return `writes (${m.reason}, ${m.writes.length})`;
     case 'sync':
-      return `sync ${clockText(m.clock)}`;
+      return `sync ${format(m.clock)}`;
     case 'ack':
-      return `ack ${clockText(m.clock)}`;
+      return `ack ${format(m.clock)}`;
     default:
       return assertNever(m, 'causal message');
   }

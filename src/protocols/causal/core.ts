@@ -562,8 +562,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       this.#persist.push({ kind: 'put', space: SPACE_META, key: META_LAMPORT, value: this.#lamport });
       this.#metaDirty = false;
     }
-    // Each part is an exact-size copy of what was produced (see Outbox); an empty part is a fresh
-    // empty array, which costs a header and no backing store.
+    // Each part is an exact-size copy of what was produced, or the shared frozen empty array (see Outbox).
     return { persist: this.#persist.take(), messages: this.#messages.take(), replies: this.#replies.take(), events: this.#events.take() };
   }
 
