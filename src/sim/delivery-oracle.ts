@@ -12,6 +12,7 @@
 import type { NodeId, StorageOp } from '../core/protocol.js';
 import type { CausalWrite } from '../protocols/causal/types.js';
 import { format, type VectorClock } from '../clocks/vector.js';
+import { nodeIndex } from './node-index.js';
 
 export class DeliveryOracle {
   readonly #ids: readonly NodeId[];
@@ -34,7 +35,7 @@ export class DeliveryOracle {
 
   /** The last write of `origin` that `node` applied, as far as the oracle has seen. */
   applied(node: number, origin: NodeId): number {
-    const o = this.#column(origin);
+    const o = nodeIndex(this.#ids, origin);
     return o < 0 ? 0 : (this.#applied[node * this.#ids.length + o] as number);
   }
 
@@ -51,25 +52,19 @@ export class DeliveryOracle {
       if (op.kind !== 'put' || op.space !== this.#space) continue;
       const w = op.value as CausalWrite;
       const c = w.clock;
-      const o = this.#column(w.origin);
+      const o = nodeIndex(this.#ids, w.origin);
       const seq = c[w.origin] ?? 0;
       if (o < 0) return `applied ${w.origin}#${seq} (${w.key}) from an origin outside the cluster`;
       const had = applied[row + o] as number;
       if (seq !== had + 1) return `applied ${w.origin}#${seq} (${w.key}) after ${w.origin}#${had}: ${seq > had ? 'writes of its origin skipped' : 'applied twice'}`;
       for (const k in c) {
         if (k === w.origin) continue;
-        const col = this.#column(k);
+        const col = nodeIndex(this.#ids, k);
         const have = col < 0 ? 0 : (applied[row + col] as number);
         if ((c[k] ?? 0) > have) return `applied ${w.origin}#${seq} (${w.key}) with clock ${format(c)} before ${k}#${c[k] as number} (it had applied ${k}#${have})`;
       }
       applied[row + o] = seq;
     }
     return null;
-  }
-
-  #column(id: NodeId): number {
-    const ids = this.#ids;
-    for (let i = 0; i < ids.length; i++) if (ids[i] === id) return i;
-    return -1;
   }
 }

@@ -27,6 +27,7 @@ import { HistoryLog, KIND_CODE, TYPE_CODE } from './history-log.js';
 import { SimDisk, deepFreeze } from './sim-disk.js';
 import { SharedLogKeys } from './log-keys.js';
 import { DeliveryOracle } from './delivery-oracle.js';
+import { nodeIndex } from './node-index.js';
 import { VirtualNetwork, type Arrival } from './network.js';
 import { ShivizLog, type ShivizClock } from './shiviz.js';
 import { replayCommand, simOptions, type FaultKind, type SimOptions } from './options.js';
@@ -209,7 +210,6 @@ function canonicalJson(v: unknown): string {
   const o = v as Record<string, unknown>;
   return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
 }
-
 
 /** One simulation. Construct, then `run()` once. */
 export class Simulation {
@@ -456,7 +456,7 @@ export class Simulation {
     const messages = r.messages;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i] as (typeof messages)[number];
-      const to = this.#indexOf(m.to);
+      const to = nodeIndex(this.#ids, m.to);
       if (to < 0 || to === n.idx) throw new Stop({ kind: 'invariant', node: n.id, message: `${n.id} sent a message to ${m.to}`, at: this.#now });
       if (this.options.freezeMessages) deepFreeze(m.msg);
       const sv = this.#shiviz === null ? null : this.#shiviz.send(n.id, `send ${describe(m.msg)} to ${m.to}`);
@@ -542,13 +542,6 @@ export class Simulation {
     } finally {
       this.#releasing = false;
     }
-  }
-
-  /** Index of a node id, -1 if none: a scan of a handful of ids (usually the very strings compared). */
-  #indexOf(id: NodeId): number {
-    const ids = this.#ids;
-    for (let i = 0; i < ids.length; i++) if (ids[i] === id) return i;
-    return -1;
   }
 
   #aliveCount(): number {
