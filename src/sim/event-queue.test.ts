@@ -12,8 +12,8 @@ test('fast-check seed', () => {
 test('pops in (time, seq) order, ties in scheduling order', () => {
   fc.assert(
     fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 200 }), (times) => {
-      const q = new EventQueue<{ at: number; seq: number; id: number }>();
-      times.forEach((at, id) => q.push({ at, seq: 0, id }));
+      const q = new EventQueue<{ id: number }>();
+      times.forEach((at, id) => q.add(at, { id }));
       const out: number[] = [];
       for (let e = q.pop(); e !== undefined; e = q.pop()) out.push(e.id);
       const want = times.map((at, id) => ({ at, id })).sort((a, b) => a.at - b.at || a.id - b.id).map((x) => x.id);
@@ -24,22 +24,22 @@ test('pops in (time, seq) order, ties in scheduling order', () => {
   );
 });
 
-test('interleaved pushes and pops keep the order', () => {
-  const q = new EventQueue<{ at: number; seq: number; tag: string }>();
-  q.push({ at: 5, seq: 0, tag: 'a' });
-  q.push({ at: 1, seq: 0, tag: 'b' });
+test('interleaved adds and pops keep the order', () => {
+  const q = new EventQueue<{ tag: string }>();
+  q.add(5, { tag: 'a' });
+  q.add(1, { tag: 'b' });
   assert.equal(q.pop()?.tag, 'b');
-  q.push({ at: 5, seq: 0, tag: 'c' });
-  q.push({ at: 3, seq: 0, tag: 'd' });
+  q.add(5, { tag: 'c' });
+  q.add(3, { tag: 'd' });
   assert.deepEqual([q.pop()?.tag, q.pop()?.tag, q.pop()?.tag, q.pop()], ['d', 'a', 'c', undefined]);
 });
 
-// ARCHITECTURE.md §4 rule 2: items scheduled with add() carry no key; they pop in the same
-// (time, scheduling order) as push()ed ones, and `time` says when the popped one was due.
-test('add() schedules keyless items in the same order, and time reports each popped one', () => {
+// ARCHITECTURE.md §4 rule 2: items scheduled with add() carry no key; they pop in (time,
+// scheduling order), and `time` says when the popped one was due.
+test('add() schedules keyless items in order, and time reports each popped one', () => {
   const q = new EventQueue<{ tag: string }>();
   q.add(5, { tag: 'a' });
-  q.push({ at: 1, seq: 0, tag: 'b' });
+  q.add(1, { tag: 'b' });
   q.add(5, { tag: 'c' });
   q.add(3, { tag: 'd' });
   const out: [string | undefined, number][] = [];
@@ -47,7 +47,7 @@ test('add() schedules keyless items in the same order, and time reports each pop
   assert.deepEqual(out, [['b', 1], ['d', 3], ['a', 5], ['c', 5]]);
 });
 
-// ARCHITECTURE.md §4 rule 2, with pushes and pops interleaved at random (the agenda's real use):
+// ARCHITECTURE.md §4 rule 2, with adds and pops interleaved at random (the agenda's real use):
 // every pop returns the earliest (time, scheduling order) item still queued.
 test('interleaved at random, pops still return the earliest (time, seq) item queued', () => {
   fc.assert(

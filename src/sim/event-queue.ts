@@ -16,17 +16,11 @@
  * heap moves slot numbers (an Int32Array) beside the keys. Moving the items up and down a JS array
  * cost a write barrier per move (an old array pointing at young items).
  *
- * `add(at, item)` schedules an item that carries no key of its own (the simulator's events: they
- * need neither field, and reading `at` from a dozen event shapes was a megamorphic load per push
- * and pop); `push(item)` schedules a Scheduled item at `item.at` and records its seq on it.
+ * `add(at, item)` schedules an item that carries no key of its own (the simulator's events: reading
+ * `at` from a dozen event shapes was a megamorphic load per push and pop); `time` is the popped
+ * item's.
  */
 import { grown } from './typed-grow.js';
-export interface Scheduled {
-  /** Virtual time, integer nanoseconds. */
-  readonly at: number;
-  /** Set by the queue: scheduling order, the tie-break. */
-  seq: number;
-}
 
 const INITIAL = 256;
 
@@ -63,11 +57,6 @@ export class EventQueue<T> {
     return this.#time;
   }
 
-  push(item: T & Scheduled): void {
-    item.seq = this.#seqNext;
-    this.add(item.at, item);
-  }
-
   /** Schedules `item` at time `at` (after every item already scheduled at that time). */
   add(at: number, item: T): void {
     const seq = this.#seqNext++;
@@ -92,10 +81,6 @@ export class EventQueue<T> {
     heap[i] = slot;
     ats[i] = at;
     seqs[i] = seq;
-  }
-
-  peek(): T | undefined {
-    return this.#size === 0 ? undefined : this.#slots[this.#heap[0] as number];
   }
 
   pop(): T | undefined {
