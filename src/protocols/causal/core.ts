@@ -74,7 +74,7 @@ export interface CausalInit {
   /**
    * Where the core gets a replication-log key; it must return logKey(origin, seq)'s text. Several
    * cores in one process (the simulator's) may share one memoizing source, so that a write's key
-   * is built and hashed by the storage's map once rather than by every node. Default: built here.
+   * is built once rather than by every node. Default: built here.
    */
   readonly logKeys?: (origin: NodeId, seq: number) => string;
 }
@@ -364,7 +364,6 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     for (const [k, v] of snapshot.entries(SPACE_META)) {
       if (k === META_CLOCK) {
         for (const [n, c] of Object.entries(v as VectorClock)) this.#clock[n] = c;
-        this.#snapshot = null;
       } else if (k === META_LAMPORT) {
         this.#lamport = v as number;
       }
@@ -614,7 +613,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   entries(): [string, readonly Version[]][] {
     const out: [string, readonly Version[]][] = [];
     for (const [k, slot] of this.#store) out.push([k, slot.versions]);
-    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return out.sort((a, b) => byText(a[0], b[0]));
   }
 
   /** Every key's versions (winner first) in no particular order, without copying or sorting. */
