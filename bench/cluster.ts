@@ -250,22 +250,26 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const cw = rows.find((r) => r.target.startsWith('causeway') && r.clients === 16);
-  const etcd = rows.find((r) => r.target.startsWith('etcd') && r.clients === 16);
-  const ceiling = rows.find((r) => r.target === CEILING_NAME && r.clients === 16);
+  const cw = at16(rows, 'causeway');
+  const etcd = at16(rows, 'etcd');
   const result: ClusterBenchResult = {
     seconds: SECONDS,
     rows,
     lag,
     coapPut,
-    ratioAt16: cw && etcd ? round(cw.putsPerSecond / etcd.putsPerSecond) : undefined,
-    ceilingAt16: ceiling?.putsPerSecond,
+    ratioAt16: cw !== undefined && etcd !== undefined ? round(cw / etcd) : undefined,
+    ceilingAt16: at16(rows, CEILING_NAME),
   };
   mkdirSync(outDir, { recursive: true });
   // A partial run (BENCH_PARTS) keeps the full run's file and writes its own beside it.
   const file = PARTS.size === 3 && PARTS.has('puts') && PARTS.has('coap') && PARTS.has('lag') ? 'cluster.json' : `cluster.${[...PARTS].sort().join('-')}.json`;
   writeFileSync(join(outDir, file), JSON.stringify(result, null, 2) + '\n');
   return result;
+}
+
+/** Puts/s at 16 clients of the target whose name starts with `prefix`. */
+function at16(rows: ClusterBenchResult['rows'], prefix: string): number | undefined {
+  return rows.find((r) => r.target.startsWith(prefix) && r.clients === 16)?.putsPerSecond;
 }
 
 function round(x: number): number {
@@ -276,9 +280,8 @@ export function clusterMarkdown(r: ClusterBenchResult): string {
   const lines = ['| target | clients | puts/s | p50 ms | p99 ms | errors |', '|---|---:|---:|---:|---:|---:|'];
   for (const row of r.rows) lines.push(`| ${row.target} | ${row.clients} | ${row.putsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.errors} |`);
   if (r.ratioAt16 !== undefined) lines.push('', `Causeway / etcd at 16 clients: ${r.ratioAt16}× (target ≥ 5×)`);
-  const at16 = (prefix: string): number | undefined => r.rows.find((x) => x.target.startsWith(prefix) && x.clients === 16)?.putsPerSecond;
-  const cw = at16('causeway');
-  const etcd = at16('etcd');
+  const cw = at16(r.rows, 'causeway');
+  const etcd = at16(r.rows, 'etcd');
   if (r.ceilingAt16 !== undefined && cw !== undefined) {
     const pct = (x: number): string => `${Math.round((100 * x) / (r.ceilingAt16 as number))} %`;
     lines.push(
