@@ -81,10 +81,17 @@ export class LmdbStorage implements Storage {
     this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, noSync: true });
     for (const s of options.spaces ?? []) this.#db(s);
     const segmentBytes = options.checkpointBytes ?? WAL_DEFAULTS.segmentBytes;
-    const { wal, recovery } = WriteAheadLog.open(join(options.path, 'wal'), {
-      segmentBytes,
-      prepareAfterBytes: Math.min(WAL_DEFAULTS.prepareAfterBytes, segmentBytes / 4),
-    });
+    let opened: ReturnType<typeof WriteAheadLog.open>;
+    try {
+      opened = WriteAheadLog.open(join(options.path, 'wal'), {
+        segmentBytes,
+        prepareAfterBytes: Math.min(WAL_DEFAULTS.prepareAfterBytes, segmentBytes / 4),
+      });
+    } catch (err) {
+      void this.#root.close(); // a damaged log (WalDamagedError): the store does not open
+      throw err;
+    }
+    const { wal, recovery } = opened;
     this.#wal = wal;
     if (recovery.batches.length > 0) {
       for (const batch of recovery.batches) for (const op of batch) this.#db(op.space);

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StorageOp } from '../core/protocol.js';
-import { WriteAheadLog, type WalOptions, type WalRecovery } from './wal.js';
+import { WalDamagedError, WriteAheadLog, type WalOptions, type WalRecovery } from './wal.js';
 import { LmdbStorage } from './lmdb-storage.js';
 
 const put = (key: string, value: unknown, space = 'kv'): StorageOp => ({ kind: 'put', space, key, value });
@@ -157,6 +157,92 @@ test('wal: garbage after the last record of a preallocated segment is cut off as
   assert.deepEqual(r.batches, [[put('a', 1)]]);
   assert.equal(r.truncatedBytes, 4096);
   assert.equal(statSync(file).size, good);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// A segment is synced before the next one gets a record (wal.ts header): rotate leaves nothing of
+// the finished segment for the next group commit to sync.
+test('wal: rotate makes the finished segment durable before the next one is written', async () => {
+  const dir = tmp();
+  const { wal } = WriteAheadLog.open(dir);
+  wal.append([put('a', 1)]);
+  wal.rotate();
+  const before = wal.syncs;
+  await wal.sync();
+  assert.equal(wal.syncs, before, 'the finished segment was still dirty after rotate');
+  wal.append([put('b', 2)]);
+  await wal.sync();
+  assert.equal(wal.syncs, before + 1);
+  await wal.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Two segments: a and b in the first, c in the second; returns the first segment's file. */
+async function twoSegments(dir: string): Promise<string> {
+  const { wal } = WriteAheadLog.open(dir);
+  wal.append([put('a', 1)]);
+  wal.append([put('b', 'z'.repeat(50))]);
+  wal.rotate();
+  wal.append([put('c', 3)]);
+  await wal.sync();
+  await wal.close();
+  return join(dir, segments(dir)[0] as string);
+}
+
+// Damage followed by an intact record in a later segment cannot be a torn tail: the later record
+// was written after the damaged one was synced, so it may have been acknowledged. Refused, and no
+// file is touched.
+test('wal: a bad record followed by intact ones in a later segment is refused, changing nothing', async () => {
+  const dir = tmp();
+  const file = await twoSegments(dir);
+  const buf = readFileSync(file);
+  const second = 8 + buf.readUInt32LE(0);
+  buf[second + 8 + 10] = (buf[second + 8 + 10] as number) ^ 0xff; // inside b's payload
+  writeFileSync(file, buf);
+  const before = new Map(segments(dir).map((f) => [f, readFileSync(join(dir, f))]));
+  assert.throws(
+    () => WriteAheadLog.open(dir),
+    (e: unknown) =>
+      e instanceof WalDamagedError &&
+      e.code === 'WAL_DAMAGED' &&
+      e.segment === segments(dir)[0] &&
+      e.offset === second &&
+      /has a bad record at byte \d+, and 1 later segment holds intact records/.test(e.message),
+  );
+  assert.deepEqual([...before.keys()], segments(dir), 'no segment added or removed');
+  for (const [f, bytes] of before) assert.ok(readFileSync(join(dir, f)).equals(bytes), `${f} unchanged`);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('lmdb: a store whose log is damaged (not torn) refuses to open', async () => {
+  const dir = tmp();
+  const s = new LmdbStorage({ path: dir });
+  await s.apply([put('a', 1)]);
+  await s.close();
+  const file = await twoSegments(join(dir, 'wal'));
+  const buf = readFileSync(file);
+  buf[8 + 4] = (buf[8 + 4] as number) ^ 0xff; // inside a's payload, the first record
+  writeFileSync(file, buf);
+  assert.throws(() => new LmdbStorage({ path: dir }), { name: 'WalDamagedError', code: 'WAL_DAMAGED' });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// A crash during the sync that ends a segment tears that segment's tail; the next segment then has
+// no intact record yet, and the tail is cut off as in one segment.
+test('wal: a torn segment followed only by segments without records is cut off, the rest removed', async () => {
+  const dir = tmp();
+  const { wal } = WriteAheadLog.open(dir);
+  wal.append([put('a', 1)]);
+  wal.append([put('b', 'y'.repeat(300))]);
+  wal.rotate();
+  await wal.close();
+  const [first, second] = segments(dir);
+  const file = join(dir, first as string);
+  truncateSync(file, statSync(file).size - 100);
+  const r = await recover(dir);
+  assert.deepEqual(r.batches, [[put('a', 1)]]);
+  assert.ok(r.truncatedBytes > 0);
+  assert.ok(!segments(dir).includes(second as string), 'the empty segment after the tear is gone');
   rmSync(dir, { recursive: true, force: true });
 });
 

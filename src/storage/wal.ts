@@ -21,6 +21,12 @@ import type { StorageOp } from '../core/protocol.js';
  * middle of an append that was never acknowledged): `open` truncates the segment there. A
  * segment's tail of zeros is its clean end.
  *
+ * A segment is made durable before the first record goes into the next one (`rotate`). So an
+ * intact record in a later segment proves that everything before it was on disk, and damage
+ * followed by such a record is not a torn tail but a damaged log (a bad block, a stray write):
+ * `open` then refuses with WalDamagedError and changes nothing, instead of cutting off writes
+ * that were acknowledged.
+ *
  * Segments are preallocated: once the current one holds `prepareAfterBytes`, a spare file of
  * `segmentBytes` zeros is written and synced in the background, and when the current segment is
  * full the spare becomes the next one. Records then overwrite blocks that are already allocated,
@@ -43,6 +49,27 @@ export interface WalRecovery {
   readonly batches: StorageOp[][];
   /** Bytes cut off a torn tail (0 after a clean stop or a crashed process). */
   readonly truncatedBytes: number;
+}
+
+/**
+ * The log holds damage that a crash cannot explain: a bad record followed by intact ones in a later
+ * segment, which were acknowledged. Nothing was changed on disk.
+ */
+export class WalDamagedError extends Error {
+  readonly code = 'WAL_DAMAGED';
+  readonly segment: string;
+  readonly offset: number;
+  constructor(dir: string, segment: string, offset: number, laterSegments: number) {
+    super(
+      `write-ahead log in ${dir} is damaged: ${segment} has a bad record at byte ${offset}, and ` +
+        `${laterSegments} later segment${laterSegments === 1 ? '' : 's'} hold${laterSegments === 1 ? 's' : ''} intact records written after it ` +
+        `(acknowledged writes); refusing to open rather than drop them. Nothing was changed: keep the ` +
+        `directory for inspection and restore the node's data from a copy.`,
+    );
+    this.name = 'WalDamagedError';
+    this.segment = segment;
+    this.offset = offset;
+  }
 }
 
 const HEADER = 8;
@@ -157,22 +184,27 @@ export class WriteAheadLog {
       .filter((f) => /^\d{12}\.wal$/.test(f))
       .map((f) => Number(f.slice(0, 12)))
       .sort((a, b) => a - b);
+    const read = numbers.map((n) => ({ n, ...readSegment(join(dir, segName(n))) }));
+    const tornAt = read.findIndex((seg) => seg.torn);
+    if (tornAt >= 0) {
+      // A torn tail: only segments without an intact record may follow it (see the header).
+      const later = read.slice(tornAt + 1).filter((seg) => seg.batches.length > 0).length;
+      const seg = read[tornAt] as (typeof read)[number];
+      if (later > 0) throw new WalDamagedError(dir, segName(seg.n), seg.valid, later);
+    }
     const batches: StorageOp[][] = [];
     let truncatedBytes = 0;
-    let torn = false;
-    for (const n of numbers) {
-      const file = join(dir, segName(n));
-      if (torn) {
-        // Nothing after a torn record was ever acknowledged (a sync covers every earlier segment).
-        truncatedBytes += readFileSync(file).length;
+    for (const [i, seg] of read.entries()) {
+      const file = join(dir, segName(seg.n));
+      if (tornAt >= 0 && i > tornAt) {
+        // Preallocated zeros, or the unacknowledged start of a record cut by the crash.
+        truncatedBytes += seg.size;
         unlinkSync(file);
         continue;
       }
-      wal.#segments.push({ n, fd: -1, size: 0, capacity: 0 });
-      const seg = readSegment(file);
+      wal.#segments.push({ n: seg.n, fd: -1, size: 0, capacity: 0 });
       batches.push(...seg.batches);
-      if (seg.torn) {
-        torn = true;
+      if (i === tornAt) {
         truncatedBytes += seg.size - seg.valid;
         const fd = openSync(file, 'r+');
         ftruncateSync(fd, seg.valid);
@@ -320,7 +352,12 @@ export class WriteAheadLog {
    * before this call is in a segment numbered below it.
    */
   rotate(): number {
-    const n = this.#current.n + 1;
+    const cur = this.#current;
+    // The finished segment goes to disk before anything is written to the next (see the header):
+    // once per segment, a few milliseconds at most. A sync already under way for it still
+    // completes; syncing it again costs nothing more than that.
+    if (this.#dirty.delete(cur)) fdatasyncSync(cur.fd);
+    const n = cur.n + 1;
     this.#startSegment(n);
     this.#rotations++;
     return n;
