@@ -59,7 +59,7 @@
  * entries by node id (megamorphic in V8, ~10 % of instructions over many sites), the disk's
  * string-keyed maps (~8 %), the collector (~9 %), the agenda heap (~5 %).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -73,11 +73,39 @@ export interface SimBenchResult {
   faults: string;
   /** Unmeasured runs made first (JIT warm-up). */
   warmupRuns: number;
-  runs: { seed: number; seconds: number; cpuSeconds: number; messages: number; msgsPerSec: number; opsPerSec: number }[];
+  runs: {
+    seed: number;
+    seconds: number;
+    cpuSeconds: number;
+    /** The simulator thread's own time on a core, and its time waiting for one (Linux only). */
+    threadCpuSeconds?: number;
+    threadWaitSeconds?: number;
+    messages: number;
+    msgsPerSec: number;
+    opsPerSec: number;
+  }[];
   medianMsgsPerSec: number;
   /** Messages per second of process CPU time (all threads: V8's collector and compiler helpers too). */
   medianMsgsPerCpuSecond: number;
+  /**
+   * Messages per second of the simulator thread's own CPU time: the speed on one core, without the
+   * time the machine kept the thread waiting for one (Linux only).
+   */
+  medianMsgsPerThreadCpuSecond?: number;
   targetMsgsPerSec: number;
+}
+
+/**
+ * The simulator thread's time on a core and its time ready but waiting for one, in seconds: the
+ * first two fields of Linux's schedstat for this thread (nanoseconds). undefined elsewhere.
+ */
+export function threadSchedstat(): { cpu: number; wait: number } | undefined {
+  try {
+    const [cpu, wait] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return cpu === undefined || wait === undefined || Number.isNaN(cpu + wait) ? undefined : { cpu: cpu / 1e9, wait: wait / 1e9 };
+  } catch {
+    return undefined;
+  }
 }
 
 export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number; warmup?: number; write?: boolean } = {}): SimBenchResult {
@@ -91,17 +119,21 @@ export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number;
   for (let i = 0; i < runs; i++) {
     const seed = 1000 + i;
     const cpu0 = process.cpuUsage();
+    const s0 = threadSchedstat();
     const t0 = performance.now();
     const r = runSimulation({ seed, nodes, ops, clients: 16, keys: 100, faults: [...FAULT_KINDS], check: false, recordHistory: true });
     const seconds = (performance.now() - t0) / 1000;
+    const s1 = threadSchedstat();
     const cpu = process.cpuUsage(cpu0);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     if (!r.ok) throw new Error(`benchmark run failed: ${r.replay}: ${r.failure?.message}`);
     const messages = r.summary.messages.sent;
-    out.push({ seed, seconds: round(seconds), cpuSeconds: round(cpuSeconds), messages, msgsPerSec: Math.round(messages / seconds), opsPerSec: Math.round(ops / seconds) });
+    const thread = s0 && s1 ? { threadCpuSeconds: round(s1.cpu - s0.cpu), threadWaitSeconds: round(s1.wait - s0.wait) } : {};
+    out.push({ seed, seconds: round(seconds), cpuSeconds: round(cpuSeconds), ...thread, messages, msgsPerSec: Math.round(messages / seconds), opsPerSec: Math.round(ops / seconds) });
   }
   const sorted = out.map((r) => r.msgsPerSec).sort((a, b) => a - b);
   const perCpu = out.map((r) => Math.round(r.messages / r.cpuSeconds)).sort((a, b) => a - b);
+  const perThread = out.flatMap((r) => (r.threadCpuSeconds ? [Math.round(r.messages / r.threadCpuSeconds)] : [])).sort((a, b) => a - b);
   const result: SimBenchResult = {
     bench: 'sim',
     node: process.version,
@@ -112,6 +144,7 @@ export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number;
     runs: out,
     medianMsgsPerSec: sorted[Math.floor(sorted.length / 2)] as number,
     medianMsgsPerCpuSecond: perCpu[Math.floor(perCpu.length / 2)] as number,
+    ...(perThread.length === out.length ? { medianMsgsPerThreadCpuSecond: perThread[Math.floor(perThread.length / 2)] as number } : {}),
     targetMsgsPerSec: 200_000,
   };
   if (opts.write !== false) {
@@ -134,6 +167,10 @@ function arg(name: string, dflt: number): number {
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const write = !process.argv.includes('--no-write');
   const r = runSimBench({ runs: arg('runs', 5), ops: arg('ops', 100_000), nodes: arg('nodes', 5), warmup: arg('warmup', 1), write });
-  for (const x of r.runs) console.log(`seed ${x.seed}: ${x.messages} messages in ${x.seconds} s (${x.cpuSeconds} s CPU) — ${x.msgsPerSec} msgs/s, ${x.opsPerSec} ops/s`);
-  console.log(`simulator: ${r.medianMsgsPerSec} simulated msgs/s (median of ${r.runs.length}; target ${r.targetMsgsPerSec}); ${r.medianMsgsPerCpuSecond} per CPU-second`);
+  for (const x of r.runs) {
+    const thread = x.threadCpuSeconds === undefined ? '' : `; simulator thread ${x.threadCpuSeconds} s on a core, ${x.threadWaitSeconds} s waiting for one`;
+    console.log(`seed ${x.seed}: ${x.messages} messages in ${x.seconds} s (${x.cpuSeconds} s CPU${thread}) — ${x.msgsPerSec} msgs/s, ${x.opsPerSec} ops/s`);
+  }
+  const perThread = r.medianMsgsPerThreadCpuSecond === undefined ? '' : `, ${r.medianMsgsPerThreadCpuSecond} per second of the simulator thread's CPU time`;
+  console.log(`simulator: ${r.medianMsgsPerSec} simulated msgs/s (median of ${r.runs.length}; target ${r.targetMsgsPerSec}); ${r.medianMsgsPerCpuSecond} per CPU-second (all threads)${perThread}`);
 }
