@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { Packr } from 'msgpackr';
 import type { StorageOp } from '../core/protocol.js';
 import { WalDamagedError, WriteAheadLog, type WalOptions, type WalRecovery } from './wal.js';
 import { LmdbStorage } from './lmdb-storage.js';
@@ -19,6 +21,11 @@ async function recover(dir: string, options?: Partial<WalOptions>): Promise<WalR
   const { wal, recovery } = WriteAheadLog.open(dir, options);
   await wal.close();
   return recovery;
+}
+
+/** Where the record at `at` ends (16-byte header: magic, length, durable mark, checksum). */
+function after(buf: Buffer, at: number): number {
+  return at + 16 + buf.readUInt32LE(at + 4);
 }
 
 function segments(dir: string): string[] {
@@ -63,7 +70,8 @@ test('wal: a torn tail is cut off and later appends survive the next reopen', as
   rmSync(dir, { recursive: true, force: true });
 });
 
-// The checksum catches a record whose bytes changed: nothing from it on is trusted.
+// The checksum catches a record whose bytes changed: nothing from it on is trusted (a, b and c
+// went to disk in one fdatasync, so no record says b had been synced before it: a torn tail).
 test('wal: a corrupt record ends the log at the record before it', async () => {
   const dir = tmp();
   const { wal } = WriteAheadLog.open(dir);
@@ -73,8 +81,8 @@ test('wal: a corrupt record ends the log at the record before it', async () => {
   await wal.close();
   const file = join(dir, segments(dir)[0] as string);
   const buf = readFileSync(file);
-  const first = 8 + buf.readUInt32LE(0);
-  buf[first + 8 + 10] = (buf[first + 8 + 10] as number) ^ 0xff; // inside the second payload
+  const first = after(buf, 0);
+  buf[first + 16 + 10] = (buf[first + 16 + 10] as number) ^ 0xff; // inside the second payload
   writeFileSync(file, buf);
   assert.deepEqual((await recover(dir)).batches, [[put('a', 1)]]);
   rmSync(dir, { recursive: true, force: true });
@@ -177,6 +185,77 @@ test('wal: rotate makes the finished segment durable before the next one is writ
   rmSync(dir, { recursive: true, force: true });
 });
 
+// Within a segment: each record carries how much of the segment was durable when it was
+// appended. c, appended after a sync covered b, proves b was acknowledged: b's damage is refused.
+test('wal: a bad record that a later record shows had been synced is refused, changing nothing', async () => {
+  const dir = tmp();
+  const { wal } = WriteAheadLog.open(dir);
+  wal.append([put('a', 1)]);
+  wal.append([put('b', 'z'.repeat(50))]);
+  await wal.sync();
+  wal.append([put('c', 3)]);
+  await wal.sync();
+  await wal.close();
+  const file = join(dir, segments(dir)[0] as string);
+  const buf = readFileSync(file);
+  const b = after(buf, 0);
+  const c = after(buf, b);
+  buf[b + 16 + 10] = (buf[b + 16 + 10] as number) ^ 0xff;
+  writeFileSync(file, buf);
+  assert.throws(
+    () => WriteAheadLog.open(dir),
+    (e: unknown) => e instanceof WalDamagedError && e.offset === b && e.message.includes(`the intact record at byte ${c} was written after it was on disk`),
+  );
+  assert.ok(readFileSync(file).equals(buf), 'the segment is untouched');
+  assert.equal(segments(dir).length, 1, 'no segment added');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// A power cut during a sync may leave a later record on disk and an earlier one torn; neither was
+// acknowledged, and the later one says nothing beyond the last completed sync: a torn tail.
+test('wal: damage past the last synced byte is a torn tail, even with intact records after it', async () => {
+  const dir = tmp();
+  const { wal } = WriteAheadLog.open(dir);
+  wal.append([put('a', 1)]);
+  await wal.sync();
+  wal.append([put('b', 'z'.repeat(50))]);
+  wal.append([put('c', 3)]);
+  await wal.close();
+  const file = join(dir, segments(dir)[0] as string);
+  const buf = readFileSync(file);
+  const b = after(buf, 0);
+  buf[b + 16 + 10] = (buf[b + 16 + 10] as number) ^ 0xff;
+  writeFileSync(file, buf);
+  const r = await recover(dir);
+  assert.deepEqual(r.batches, [[put('a', 1)]]);
+  assert.equal(statSync(file).size, b, 'cut off at the torn record');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// Segments written before records carried a durable mark (u32 length, u32 CRC-32, payload) are
+// still read, and the log goes on in the current layout after them.
+test('wal: segments of the older record layout are read back', async () => {
+  const dir = tmp();
+  const packr = new Packr({ useRecords: false, moreTypes: false });
+  const old = [[put('a', { v: 1 })], [put('b', 'x'.repeat(100)), del('a')]];
+  const records = old.map((batch) => {
+    const payload = packr.pack(batch.map((op) => (op.kind === 'put' ? [0, op.space, op.key, op.value] : [1, op.space, op.key])));
+    const head = Buffer.alloc(8);
+    head.writeUInt32LE(payload.length, 0);
+    head.writeUInt32LE(crc32(payload), 4);
+    return Buffer.concat([head, payload]);
+  });
+  writeFileSync(join(dir, '000000000001.wal'), Buffer.concat([...records, Buffer.alloc(4096)]));
+  const { wal, recovery } = WriteAheadLog.open(dir);
+  assert.deepEqual(recovery.batches, old);
+  assert.equal(recovery.truncatedBytes, 0);
+  wal.append([put('c', 3)]);
+  await wal.sync();
+  await wal.close();
+  assert.deepEqual((await recover(dir)).batches, [...old, [put('c', 3)]]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
 /** Two segments: a and b in the first, c in the second; returns the first segment's file. */
 async function twoSegments(dir: string): Promise<string> {
   const { wal } = WriteAheadLog.open(dir);
@@ -196,8 +275,8 @@ test('wal: a bad record followed by intact ones in a later segment is refused, c
   const dir = tmp();
   const file = await twoSegments(dir);
   const buf = readFileSync(file);
-  const second = 8 + buf.readUInt32LE(0);
-  buf[second + 8 + 10] = (buf[second + 8 + 10] as number) ^ 0xff; // inside b's payload
+  const second = after(buf, 0);
+  buf[second + 16 + 10] = (buf[second + 16 + 10] as number) ^ 0xff; // inside b's payload
   writeFileSync(file, buf);
   const before = new Map(segments(dir).map((f) => [f, readFileSync(join(dir, f))]));
   assert.throws(
@@ -221,7 +300,7 @@ test('lmdb: a store whose log is damaged (not torn) refuses to open', async () =
   await s.close();
   const file = await twoSegments(join(dir, 'wal'));
   const buf = readFileSync(file);
-  buf[8 + 4] = (buf[8 + 4] as number) ^ 0xff; // inside a's payload, the first record
+  buf[16 + 4] = (buf[16 + 4] as number) ^ 0xff; // inside a's payload, the first record
   writeFileSync(file, buf);
   assert.throws(() => new LmdbStorage({ path: dir }), { name: 'WalDamagedError', code: 'WAL_DAMAGED' });
   rmSync(dir, { recursive: true, force: true });

@@ -15,17 +15,21 @@ import type { StorageOp } from '../core/protocol.js';
  * several B-tree pages and its meta page: on the same disk the log syncs three to four times as
  * often.
  *
- * Record layout (little-endian): u32 payload length, u32 CRC-32 of the payload, payload = msgpack
- * of the batch as `[kind, space, key, value?][]`. Segments are `NNNNNNNNNNNN.wal`, numbered in
- * the order they were written. Reading stops at the first torn or corrupt record (a crash in the
- * middle of an append that was never acknowledged): `open` truncates the segment there. A
- * segment's tail of zeros is its clean end.
+ * Record layout (little-endian): u32 RECORD_MAGIC, u32 payload length, u32 `durable`, u32 CRC-32
+ * of the length, `durable` and payload; payload = msgpack of the batch as
+ * `[kind, space, key, value?][]`. `durable` is how many bytes of the segment an fdatasync had
+ * made durable when the record was appended. (Segments written before `durable` existed hold
+ * records of u32 length, u32 CRC-32 of the payload, payload; they are still read.) Segments are
+ * `NNNNNNNNNNNN.wal`, numbered in the order they were written. Reading stops at the first torn or
+ * corrupt record (a crash in the middle of an append that was never acknowledged): `open`
+ * truncates the segment there. A segment's tail of zeros is its clean end.
  *
- * A segment is made durable before the first record goes into the next one (`rotate`). So an
- * intact record in a later segment proves that everything before it was on disk, and damage
- * followed by such a record is not a torn tail but a damaged log (a bad block, a stray write):
- * `open` then refuses with WalDamagedError and changes nothing, instead of cutting off writes
- * that were acknowledged.
+ * Damage that a crash cannot explain is refused (WalDamagedError; nothing on disk is changed)
+ * instead of cut off with the acknowledged writes after it, a bad block or a stray write:
+ * - a bad record followed, in the same segment, by an intact record whose `durable` lies beyond
+ *   it: the bad record had been synced, so acknowledged, before that one was written;
+ * - a bad record followed by an intact record in a later segment: a segment is made durable
+ *   before the first record goes into the next one (`rotate`).
  *
  * Segments are preallocated: once the current one holds `prepareAfterBytes`, a spare file of
  * `segmentBytes` zeros is written and synced in the background, and when the current segment is
@@ -59,11 +63,11 @@ export class WalDamagedError extends Error {
   readonly code = 'WAL_DAMAGED';
   readonly segment: string;
   readonly offset: number;
-  constructor(dir: string, segment: string, offset: number, laterSegments: number) {
+  /** `proof` says what shows the bad record had been acknowledged. */
+  constructor(dir: string, segment: string, offset: number, proof: string) {
     super(
-      `write-ahead log in ${dir} is damaged: ${segment} has a bad record at byte ${offset}, and ` +
-        `${laterSegments} later segment${laterSegments === 1 ? '' : 's'} hold${laterSegments === 1 ? 's' : ''} intact records written after it ` +
-        `(acknowledged writes); refusing to open rather than drop them. Nothing was changed: keep the ` +
+      `write-ahead log in ${dir} is damaged: ${segment} has a bad record at byte ${offset}, and ${proof}; ` +
+        `refusing to open rather than drop acknowledged writes. Nothing was changed: keep the ` +
         `directory for inspection and restore the node's data from a copy.`,
     );
     this.name = 'WalDamagedError';
@@ -72,7 +76,11 @@ export class WalDamagedError extends Error {
   }
 }
 
-const HEADER = 8;
+/** First word of a record (a record of the older layout starts with its length, never this large). */
+const RECORD_MAGIC = 0xca5e3a11;
+const HEADER = 16;
+/** The older layout's header: u32 length, u32 CRC-32 of the payload. */
+const HEADER_V1 = 8;
 const openAsync = promisify(openCb);
 const writeAsync = promisify(writeCb);
 const fdatasyncAsync = promisify(fdatasync);
@@ -84,14 +92,46 @@ function segName(n: number): string {
   return `${String(n).padStart(12, '0')}.wal`;
 }
 
-function encode(batch: readonly StorageOp[]): Buffer {
+function encode(batch: readonly StorageOp[], durable: number): Buffer {
   const wire: WireOp[] = batch.map((op) => (op.kind === 'put' ? [0, op.space, op.key, op.value] : [1, op.space, op.key]));
   const payload = packr.pack(wire);
   const rec = Buffer.allocUnsafe(HEADER + payload.length);
-  rec.writeUInt32LE(payload.length, 0);
-  rec.writeUInt32LE(crc32(payload), 4);
+  rec.writeUInt32LE(RECORD_MAGIC, 0);
+  rec.writeUInt32LE(payload.length, 4);
+  rec.writeUInt32LE(durable, 8);
   payload.copy(rec, HEADER);
+  rec.writeUInt32LE(crc32(payload, crc32(rec.subarray(4, 12))), 12);
   return rec;
+}
+
+/** The record at `at` if it is intact: its batch, its length on disk and its `durable` mark. */
+function recordAt(buf: Buffer, at: number): { ops: StorageOp[]; length: number; durable: number } | null {
+  if (at + HEADER_V1 > buf.length) return null;
+  let start: number;
+  let len: number;
+  let durable = 0;
+  let ok: (payload: Buffer) => boolean;
+  if (buf.readUInt32LE(at) === RECORD_MAGIC) {
+    if (at + HEADER > buf.length) return null;
+    len = buf.readUInt32LE(at + 4);
+    durable = buf.readUInt32LE(at + 8);
+    const sum = buf.readUInt32LE(at + 12);
+    start = at + HEADER;
+    ok = (payload) => crc32(payload, crc32(buf.subarray(at + 4, at + 12))) === sum;
+  } else {
+    len = buf.readUInt32LE(at);
+    const sum = buf.readUInt32LE(at + 4);
+    start = at + HEADER_V1;
+    ok = (payload) => crc32(payload) === sum;
+  }
+  if (len === 0 || start + len > buf.length) return null;
+  const payload = buf.subarray(start, start + len);
+  if (!ok(payload)) return null;
+  try {
+    return { ops: decode(payload), length: start + len - at, durable };
+  } catch {
+    return null;
+  }
 }
 
 function decode(payload: Buffer): StorageOp[] {
@@ -110,29 +150,34 @@ function allZero(buf: Buffer): boolean {
 }
 
 /**
- * Reads the intact records of one segment: the batches, the length of the intact prefix, and
- * whether what follows it is damage (a torn or corrupt record) rather than preallocated zeros.
+ * Reads the intact records of one segment: the batches, the length of the intact prefix, whether
+ * what follows it is damage (a torn or corrupt record) rather than preallocated zeros, and if so,
+ * the offset of an intact record after the damage whose `durable` mark covers it (-1: none).
  */
-function readSegment(file: string): { batches: StorageOp[][]; valid: number; size: number; torn: boolean } {
+function readSegment(file: string): { batches: StorageOp[][]; valid: number; size: number; torn: boolean; provenBy: number } {
   const buf = readFileSync(file);
   const batches: StorageOp[][] = [];
   let at = 0;
-  while (at + HEADER <= buf.length) {
-    const len = buf.readUInt32LE(at);
-    const sum = buf.readUInt32LE(at + 4);
-    if (len === 0 || at + HEADER + len > buf.length) break;
-    const payload = buf.subarray(at + HEADER, at + HEADER + len);
-    if (crc32(payload) !== sum) break;
-    let ops: StorageOp[];
-    try {
-      ops = decode(payload);
-    } catch {
-      break;
-    }
-    batches.push(ops);
-    at += HEADER + len;
+  for (let r = recordAt(buf, 0); r !== null; r = recordAt(buf, at)) {
+    batches.push(r.ops);
+    at += r.length;
   }
-  return { batches, valid: at, size: buf.length, torn: !allZero(buf.subarray(at)) };
+  const torn = !allZero(buf.subarray(at));
+  let provenBy = -1;
+  if (torn) {
+    // Look past the damage for a record written after it was synced: only the magic word's
+    // offsets are tried, so a damaged segment costs one pass over its bytes.
+    const magic = Buffer.alloc(4);
+    magic.writeUInt32LE(RECORD_MAGIC, 0);
+    for (let o = buf.indexOf(magic, at + 1); o >= 0; o = buf.indexOf(magic, o + 1)) {
+      const r = recordAt(buf, o);
+      if (r !== null && r.durable > at) {
+        provenBy = o;
+        break;
+      }
+    }
+  }
+  return { batches, valid: at, size: buf.length, torn, provenBy };
 }
 
 interface Segment {
@@ -142,6 +187,8 @@ interface Segment {
   size: number;
   /** Bytes preallocated (zeros on disk); 0 for a file that grows. */
   readonly capacity: number;
+  /** Bytes an fdatasync has made durable (the `durable` mark of the next record). */
+  durable: number;
 }
 
 const SPARE = 'spare.tmp';
@@ -187,10 +234,16 @@ export class WriteAheadLog {
     const read = numbers.map((n) => ({ n, ...readSegment(join(dir, segName(n))) }));
     const tornAt = read.findIndex((seg) => seg.torn);
     if (tornAt >= 0) {
-      // A torn tail: only segments without an intact record may follow it (see the header).
-      const later = read.slice(tornAt + 1).filter((seg) => seg.batches.length > 0).length;
+      // A torn tail, unless something shows the bad record had been synced (see the header).
       const seg = read[tornAt] as (typeof read)[number];
-      if (later > 0) throw new WalDamagedError(dir, segName(seg.n), seg.valid, later);
+      if (seg.provenBy >= 0) {
+        throw new WalDamagedError(dir, segName(seg.n), seg.valid, `the intact record at byte ${seg.provenBy} was written after it was on disk`);
+      }
+      const later = read.slice(tornAt + 1).filter((s) => s.batches.length > 0).length;
+      if (later > 0) {
+        const them = later === 1 ? '1 later segment holds' : `${later} later segments hold`;
+        throw new WalDamagedError(dir, segName(seg.n), seg.valid, `${them} intact records written after it was on disk`);
+      }
     }
     const batches: StorageOp[][] = [];
     let truncatedBytes = 0;
@@ -202,7 +255,7 @@ export class WriteAheadLog {
         unlinkSync(file);
         continue;
       }
-      wal.#segments.push({ n: seg.n, fd: -1, size: 0, capacity: 0 });
+      wal.#segments.push({ n: seg.n, fd: -1, size: 0, capacity: 0, durable: 0 });
       batches.push(...seg.batches);
       if (i === tornAt) {
         truncatedBytes += seg.size - seg.valid;
@@ -223,9 +276,9 @@ export class WriteAheadLog {
     if (spare?.state === 'ready') {
       renameSync(join(this.#dir, SPARE), file);
       this.#spare = null;
-      this.#segments.push({ n, fd: spare.fd, size: 0, capacity: this.#opts.segmentBytes });
+      this.#segments.push({ n, fd: spare.fd, size: 0, capacity: this.#opts.segmentBytes, durable: 0 });
     } else {
-      this.#segments.push({ n, fd: openSync(file, 'wx'), size: 0, capacity: 0 });
+      this.#segments.push({ n, fd: openSync(file, 'wx'), size: 0, capacity: 0, durable: 0 });
     }
     // The new file's directory entry must be durable before a record in it is acknowledged.
     const dfd = openSync(this.#dir, 'r');
@@ -243,14 +296,16 @@ export class WriteAheadLog {
   /** Appends one batch to the current segment (in the page cache: safe from a crashed process). */
   append(batch: readonly StorageOp[]): void {
     if (this.#closed) throw new Error('write-ahead log is closed');
-    const rec = encode(batch);
     let seg = this.#current;
+    const rec = encode(batch, seg.durable);
     // A full preallocated segment, or a growing one past a segment's size, hands over to the next
     // (preallocated if the spare is ready); a growing segment also does as soon as the spare is.
     const full = seg.capacity > 0 ? seg.size + rec.length > seg.capacity : seg.size >= this.#opts.segmentBytes;
     if (full || (seg.capacity === 0 && seg.size > 0 && this.#spare?.state === 'ready')) {
       this.rotate();
       seg = this.#current;
+      rec.writeUInt32LE(0, 8); // nothing of the new segment is durable yet
+      rec.writeUInt32LE(crc32(rec.subarray(HEADER), crc32(rec.subarray(4, 12))), 12);
     }
     let off = 0;
     while (off < rec.length) off += writeSync(seg.fd, rec, off, rec.length - off, seg.size + off);
@@ -337,7 +392,16 @@ export class WriteAheadLog {
     this.#dirty.clear();
     this.#syncs++;
     const p = Promise.all(
-      segs.map((s) => new Promise<void>((resolve, reject) => fdatasync(s.fd, (err) => (err ? reject(err) : resolve())))),
+      segs.map((s) => {
+        const size = s.size;
+        return new Promise<void>((resolve, reject) =>
+          fdatasync(s.fd, (err) => {
+            if (err) return reject(err);
+            if (size > s.durable) s.durable = size;
+            resolve();
+          }),
+        );
+      }),
     )
       .then(() => undefined)
       .finally(() => {
@@ -356,7 +420,10 @@ export class WriteAheadLog {
     // The finished segment goes to disk before anything is written to the next (see the header):
     // once per segment, a few milliseconds at most. A sync already under way for it still
     // completes; syncing it again costs nothing more than that.
-    if (this.#dirty.delete(cur)) fdatasyncSync(cur.fd);
+    if (this.#dirty.delete(cur)) {
+      fdatasyncSync(cur.fd);
+      cur.durable = cur.size;
+    }
     const n = cur.n + 1;
     this.#startSegment(n);
     this.#rotations++;
