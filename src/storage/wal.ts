@@ -56,8 +56,8 @@ export interface WalRecovery {
 }
 
 /**
- * The log holds damage that a crash cannot explain: a bad record followed by intact ones in a later
- * segment, which were acknowledged. Nothing was changed on disk.
+ * The log holds damage that a crash cannot explain: a bad record that an intact one after it shows
+ * had been synced, so acknowledged (see the header). Nothing was changed on disk.
  */
 export class WalDamagedError extends Error {
   readonly code = 'WAL_DAMAGED';
@@ -418,9 +418,10 @@ export class WriteAheadLog {
   rotate(): number {
     const cur = this.#current;
     // The finished segment goes to disk before anything is written to the next (see the header):
-    // once per segment, a few milliseconds at most. A sync already under way for it still
-    // completes; syncing it again costs nothing more than that.
-    if (this.#dirty.delete(cur)) {
+    // once per segment, a few milliseconds at most. That includes a segment whose last sync is
+    // still under way: it is not dirty any more, but not yet durable either.
+    if (cur.durable < cur.size) {
+      this.#dirty.delete(cur);
       fdatasyncSync(cur.fd);
       cur.durable = cur.size;
     }
