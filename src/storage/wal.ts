@@ -1,10 +1,8 @@
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { open as openCb, write as writeCb } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { StorageOp } from '../core/protocol.js';
+import { nodeWalFs, type WalFs } from './wal-fs.js';
 
 /**
  * A write-ahead log: the durability half of LmdbStorage. Each committed batch is appended as one
@@ -44,9 +42,11 @@ export interface WalOptions {
   readonly segmentBytes: number;
   /** Start preparing the spare segment once the current one holds this much. */
   readonly prepareAfterBytes: number;
+  /** The file operations (node:fs unless a test gives a model disk). */
+  readonly fs: WalFs;
 }
 
-export const WAL_DEFAULTS: WalOptions = Object.freeze({ segmentBytes: 32 * 1024 * 1024, prepareAfterBytes: 1024 * 1024 });
+export const WAL_DEFAULTS: WalOptions = Object.freeze({ segmentBytes: 32 * 1024 * 1024, prepareAfterBytes: 1024 * 1024, fs: nodeWalFs });
 
 export interface WalRecovery {
   /** Every intact batch, in the order it was appended. */
@@ -81,9 +81,6 @@ const RECORD_MAGIC = 0xca5e3a11;
 const HEADER = 16;
 /** The older layout's header: u32 length, u32 CRC-32 of the payload. */
 const HEADER_V1 = 8;
-const openAsync = promisify(openCb);
-const writeAsync = promisify(writeCb);
-const fdatasyncAsync = promisify(fdatasync);
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 type WireOp = [0, string, string, unknown] | [1, string, string];
@@ -154,8 +151,8 @@ function allZero(buf: Buffer): boolean {
  * what follows it is damage (a torn or corrupt record) rather than preallocated zeros, and if so,
  * the offset of an intact record after the damage whose `durable` mark covers it (-1: none).
  */
-function readSegment(file: string): { batches: StorageOp[][]; valid: number; size: number; torn: boolean; provenBy: number } {
-  const buf = readFileSync(file);
+function readSegment(fs: WalFs, file: string): { batches: StorageOp[][]; valid: number; size: number; torn: boolean; provenBy: number } {
+  const buf = fs.readFileSync(file);
   const batches: StorageOp[][] = [];
   let at = 0;
   for (let r = recordAt(buf, 0); r !== null; r = recordAt(buf, at)) {
@@ -200,6 +197,7 @@ const SPARE_PAUSE_MS = 10;
 export class WriteAheadLog {
   readonly #dir: string;
   readonly #opts: WalOptions;
+  readonly #fs: WalFs;
   readonly #segments: Segment[] = [];
   /** The spare segment: being prepared, or ready (its fd) to become the next one. */
   #spare: { state: 'preparing' } | { state: 'ready'; fd: number } | null = null;
@@ -216,6 +214,7 @@ export class WriteAheadLog {
   private constructor(dir: string, opts: WalOptions) {
     this.#dir = dir;
     this.#opts = opts;
+    this.#fs = opts.fs;
   }
 
   /**
@@ -224,14 +223,16 @@ export class WriteAheadLog {
    * `dropBefore` is told their batches are durable elsewhere.
    */
   static open(dir: string, options: Partial<WalOptions> = {}): { wal: WriteAheadLog; recovery: WalRecovery } {
-    mkdirSync(dir, { recursive: true });
     const wal = new WriteAheadLog(dir, { ...WAL_DEFAULTS, ...options });
-    rmSync(join(dir, SPARE), { force: true }); // maybe half-written: never trusted
-    const numbers = readdirSync(dir)
+    const fs = wal.#fs;
+    fs.mkdirSync(dir);
+    fs.rmFileSync(join(dir, SPARE)); // maybe half-written: never trusted
+    const numbers = fs
+      .readdirSync(dir)
       .filter((f) => /^\d{12}\.wal$/.test(f))
       .map((f) => Number(f.slice(0, 12)))
       .sort((a, b) => a - b);
-    const read = numbers.map((n) => ({ n, ...readSegment(join(dir, segName(n))) }));
+    const read = numbers.map((n) => ({ n, ...readSegment(fs, join(dir, segName(n))) }));
     const tornAt = read.findIndex((seg) => seg.torn);
     if (tornAt >= 0) {
       // A torn tail, unless something shows the bad record had been synced (see the header).
@@ -252,17 +253,17 @@ export class WriteAheadLog {
       if (tornAt >= 0 && i > tornAt) {
         // Preallocated zeros, or the unacknowledged start of a record cut by the crash.
         truncatedBytes += seg.size;
-        unlinkSync(file);
+        fs.unlinkSync(file);
         continue;
       }
       wal.#segments.push({ n: seg.n, fd: -1, size: 0, capacity: 0, durable: 0 });
       batches.push(...seg.batches);
       if (i === tornAt) {
         truncatedBytes += seg.size - seg.valid;
-        const fd = openSync(file, 'r+');
-        ftruncateSync(fd, seg.valid);
-        fsyncSync(fd);
-        closeSync(fd);
+        const fd = fs.openSync(file, 'r+');
+        fs.ftruncateSync(fd, seg.valid);
+        fs.fsyncSync(fd);
+        fs.closeSync(fd);
       }
     }
     wal.#startSegment((numbers.at(-1) ?? 0) + 1);
@@ -274,18 +275,18 @@ export class WriteAheadLog {
     const file = join(this.#dir, segName(n));
     const spare = this.#spare;
     if (spare?.state === 'ready') {
-      renameSync(join(this.#dir, SPARE), file);
+      this.#fs.renameSync(join(this.#dir, SPARE), file);
       this.#spare = null;
       this.#segments.push({ n, fd: spare.fd, size: 0, capacity: this.#opts.segmentBytes, durable: 0 });
     } else {
-      this.#segments.push({ n, fd: openSync(file, 'wx'), size: 0, capacity: 0, durable: 0 });
+      this.#segments.push({ n, fd: this.#fs.openSync(file, 'wx'), size: 0, capacity: 0, durable: 0 });
     }
     // The new file's directory entry must be durable before a record in it is acknowledged.
-    const dfd = openSync(this.#dir, 'r');
+    const dfd = this.#fs.openSync(this.#dir, 'r');
     try {
-      fsyncSync(dfd);
+      this.#fs.fsyncSync(dfd);
     } finally {
-      closeSync(dfd);
+      this.#fs.closeSync(dfd);
     }
   }
 
@@ -308,7 +309,7 @@ export class WriteAheadLog {
       rec.writeUInt32LE(crc32(rec.subarray(HEADER), crc32(rec.subarray(4, 12))), 12);
     }
     let off = 0;
-    while (off < rec.length) off += writeSync(seg.fd, rec, off, rec.length - off, seg.size + off);
+    while (off < rec.length) off += this.#fs.writeSync(seg.fd, rec, off, rec.length - off, seg.size + off);
     seg.size += rec.length;
     this.#dirty.add(seg);
     if (this.#spare === null && seg.size >= this.#opts.prepareAfterBytes) this.#prepareSpare();
@@ -320,24 +321,26 @@ export class WriteAheadLog {
     const file = join(this.#dir, SPARE);
     const size = this.#opts.segmentBytes;
     const chunk = Buffer.alloc(Math.min(size, SPARE_CHUNK));
+    const fs = this.#fs;
+    const call = <T>(f: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> =>
+      new Promise<T>((resolve, reject) => f((err, value) => (err ? reject(err) : resolve(value))));
     this.#spareWork = (async () => {
-      const fd = await openAsync(file, 'w+');
+      const fd = await call<number>((cb) => fs.open(file, 'w+', cb));
       try {
         // Small synced steps, paced: the disk never holds a long burst of these zeros ahead of
         // the log's own fdatasyncs (one 32 MiB flush would stall them for a few hundred ms).
         for (let at = 0; at < size && !this.#closed; ) {
-          const { bytesWritten } = await writeAsync(fd, chunk, 0, Math.min(chunk.length, size - at), at);
-          at += bytesWritten;
-          await fdatasyncAsync(fd);
+          at += await call<number>((cb) => fs.write(fd, chunk, 0, Math.min(chunk.length, size - at), at, cb));
+          await call<void>((cb) => fs.fdatasync(fd, (err) => cb(err, undefined)));
           if (at < size) await new Promise((r) => setTimeout(r, SPARE_PAUSE_MS));
         }
       } catch (err) {
-        closeSync(fd);
+        fs.closeSync(fd);
         throw err;
       }
       if (this.#closed) {
-        closeSync(fd);
-        rmSync(file, { force: true });
+        fs.closeSync(fd);
+        fs.rmFileSync(file);
         return;
       }
       this.#spare = { state: 'ready', fd };
@@ -395,7 +398,7 @@ export class WriteAheadLog {
       segs.map((s) => {
         const size = s.size;
         return new Promise<void>((resolve, reject) =>
-          fdatasync(s.fd, (err) => {
+          this.#fs.fdatasync(s.fd, (err) => {
             if (err) return reject(err);
             if (size > s.durable) s.durable = size;
             resolve();
@@ -422,7 +425,7 @@ export class WriteAheadLog {
     // still under way: it is not dirty any more, but not yet durable either.
     if (cur.durable < cur.size) {
       this.#dirty.delete(cur);
-      fdatasyncSync(cur.fd);
+      this.#fs.fdatasyncSync(cur.fd);
       cur.durable = cur.size;
     }
     const n = cur.n + 1;
@@ -442,9 +445,9 @@ export class WriteAheadLog {
         i++;
         continue;
       }
-      if (s.fd >= 0) closeSync(s.fd);
+      if (s.fd >= 0) this.#fs.closeSync(s.fd);
       this.#dirty.delete(s);
-      unlinkSync(join(this.#dir, segName(s.n)));
+      this.#fs.unlinkSync(join(this.#dir, segName(s.n)));
       this.#segments.splice(i, 1);
     }
   }
@@ -457,15 +460,15 @@ export class WriteAheadLog {
     await this.#spareWork;
     for (const s of this.#segments) {
       if (s.fd < 0) continue;
-      if (this.#dirty.has(s)) fdatasyncSync(s.fd);
-      closeSync(s.fd);
+      if (this.#dirty.has(s)) this.#fs.fdatasyncSync(s.fd);
+      this.#fs.closeSync(s.fd);
     }
     this.#dirty.clear();
     const spare = this.#spare;
     this.#spare = null;
     if (spare?.state === 'ready') {
-      closeSync(spare.fd);
-      rmSync(join(this.#dir, SPARE), { force: true });
+      this.#fs.closeSync(spare.fd);
+      this.#fs.rmFileSync(join(this.#dir, SPARE));
     }
   }
 }
