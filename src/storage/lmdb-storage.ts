@@ -41,7 +41,13 @@ function deferred(): Deferred {
  *
  * `commit` appends the batch to the log (one `write`: from then on a crashed process loses
  * nothing of it) and queues it for LMDB, which gets every batch of the last `applyDelayMs` in one
- * transaction, committed without fsync on lmdb-js's writer thread, off the event loop. `sync`
+ * transaction, committed on lmdb-js's writer thread, off the event loop. LMDB runs with
+ * MDB_NOMETASYNC: each commit flushes its data pages (one fdatasync of the LMDB file per
+ * transaction, every `applyDelayMs` at most) and leaves the meta page to the next flush. So a power
+ * cut may undo LMDB's last transaction (the log still has it) but never leaves a meta page pointing
+ * at pages that were not written, which MDB_NOSYNC allows: a database that no replay can repair.
+ * Measured beside MDB_NOSYNC (three alternating rounds on the cluster benchmark): puts/s at 16
+ * and 64 clients within run-to-run noise. `sync`
  * makes every batch committed so far durable with one fdatasync of the log, shared by every caller
  * meanwhile (group commit): a log append dirties one or two blocks where a synced LMDB commit
  * rewrites several B-tree pages and its meta page.
@@ -78,7 +84,7 @@ export class LmdbStorage implements Storage {
     mkdirSync(options.path, { recursive: true });
     this.#path = options.path;
     this.#applyDelayMs = options.applyDelayMs ?? 20;
-    this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, noSync: true });
+    this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, noMetaSync: true }); // see the class comment
     for (const s of options.spaces ?? []) this.#db(s);
     const segmentBytes = options.checkpointBytes ?? WAL_DEFAULTS.segmentBytes;
     let opened: ReturnType<typeof WriteAheadLog.open>;
