@@ -58,6 +58,12 @@
  * the megamorphic keyed loads it replaced). What is left is spread out: keyed loads of clock
  * entries by node id (megamorphic in V8, ~10 % of instructions over many sites), the disk's
  * string-keyed maps (~8 %), the collector (~9 %), the agenda heap (~5 %).
+ *
+ * Each run also records the simulator thread's own time on a core and its time waiting for one
+ * (Linux schedstat). On this shared machine the same build ranges from about 110k to 225k msgs/s
+ * by the half hour, and the thread's CPU time moves with it while its wait stays near zero (and
+ * the kernel's steal count barely moves): the slow half hours run the thread slower, they do not
+ * keep it off the core.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -95,7 +95,7 @@ function encode(batch: readonly StorageOp[], durable: number): Buffer {
   const rec = Buffer.allocUnsafe(HEADER + payload.length);
   rec.writeUInt32LE(RECORD_MAGIC, 0);
   rec.writeUInt32LE(payload.length, 4);
-  rec.writeUInt32LE(durable, 8);
+  rec.writeUInt32LE(Math.min(durable, 0xffff_ffff), 8); // past 4 GiB, "at least that much"
   payload.copy(rec, HEADER);
   rec.writeUInt32LE(crc32(payload, crc32(rec.subarray(4, 12))), 12);
   return rec;
