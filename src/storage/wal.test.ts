@@ -23,9 +23,20 @@ async function recover(dir: string, options?: Partial<WalOptions>): Promise<WalR
   return recovery;
 }
 
-/** Where the record at `at` ends (16-byte header: magic, length, durable mark, checksum). */
-function after(buf: Buffer, at: number): number {
-  return at + 16 + buf.readUInt32LE(at + 4);
+/** Where each record of a segment starts (16-byte header: magic, length, durable mark, checksum). */
+function recordStarts(file: string): number[] {
+  const buf = readFileSync(file);
+  const out: number[] = [];
+  for (let at = 0; at + 16 <= buf.length && buf.readUInt32LE(at) !== 0; at += 16 + buf.readUInt32LE(at + 4)) out.push(at);
+  return out;
+}
+
+/** Flips a byte in the payload of the record that starts at `at`; returns the file's new bytes. */
+function damagePayload(file: string, at: number): Buffer {
+  const buf = readFileSync(file);
+  buf[at + 16 + 2] = (buf[at + 16 + 2] as number) ^ 0xff;
+  writeFileSync(file, buf);
+  return buf;
 }
 
 function segments(dir: string): string[] {
@@ -80,10 +91,7 @@ test('wal: a corrupt record ends the log at the record before it', async () => {
   wal.append([put('c', 3)]);
   await wal.close();
   const file = join(dir, segments(dir)[0] as string);
-  const buf = readFileSync(file);
-  const first = after(buf, 0);
-  buf[first + 16 + 10] = (buf[first + 16 + 10] as number) ^ 0xff; // inside the second payload
-  writeFileSync(file, buf);
+  damagePayload(file, recordStarts(file)[1] as number);
   assert.deepEqual((await recover(dir)).batches, [[put('a', 1)]]);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -197,11 +205,8 @@ test('wal: a bad record that a later record shows had been synced is refused, ch
   await wal.sync();
   await wal.close();
   const file = join(dir, segments(dir)[0] as string);
-  const buf = readFileSync(file);
-  const b = after(buf, 0);
-  const c = after(buf, b);
-  buf[b + 16 + 10] = (buf[b + 16 + 10] as number) ^ 0xff;
-  writeFileSync(file, buf);
+  const [, b, c] = recordStarts(file);
+  const buf = damagePayload(file, b as number);
   assert.throws(
     () => WriteAheadLog.open(dir),
     (e: unknown) => e instanceof WalDamagedError && e.offset === b && e.message.includes(`the intact record at byte ${c} was written after it was on disk`),
@@ -222,10 +227,8 @@ test('wal: damage past the last synced byte is a torn tail, even with intact rec
   wal.append([put('c', 3)]);
   await wal.close();
   const file = join(dir, segments(dir)[0] as string);
-  const buf = readFileSync(file);
-  const b = after(buf, 0);
-  buf[b + 16 + 10] = (buf[b + 16 + 10] as number) ^ 0xff;
-  writeFileSync(file, buf);
+  const b = recordStarts(file)[1] as number;
+  damagePayload(file, b);
   const r = await recover(dir);
   assert.deepEqual(r.batches, [[put('a', 1)]]);
   assert.equal(statSync(file).size, b, 'cut off at the torn record');
@@ -274,10 +277,8 @@ async function twoSegments(dir: string): Promise<string> {
 test('wal: a bad record followed by intact ones in a later segment is refused, changing nothing', async () => {
   const dir = tmp();
   const file = await twoSegments(dir);
-  const buf = readFileSync(file);
-  const second = after(buf, 0);
-  buf[second + 16 + 10] = (buf[second + 16 + 10] as number) ^ 0xff; // inside b's payload
-  writeFileSync(file, buf);
+  const second = recordStarts(file)[1] as number;
+  damagePayload(file, second); // b's
   const before = new Map(segments(dir).map((f) => [f, readFileSync(join(dir, f))]));
   assert.throws(
     () => WriteAheadLog.open(dir),
@@ -299,9 +300,7 @@ test('lmdb: a store whose log is damaged (not torn) refuses to open', async () =
   await s.apply([put('a', 1)]);
   await s.close();
   const file = await twoSegments(join(dir, 'wal'));
-  const buf = readFileSync(file);
-  buf[16 + 4] = (buf[16 + 4] as number) ^ 0xff; // inside a's payload, the first record
-  writeFileSync(file, buf);
+  damagePayload(file, 0); // a's, the first record
   assert.throws(() => new LmdbStorage({ path: dir }), { name: 'WalDamagedError', code: 'WAL_DAMAGED' });
   rmSync(dir, { recursive: true, force: true });
 });
