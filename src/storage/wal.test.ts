@@ -43,6 +43,22 @@ function segments(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.wal')).sort();
 }
 
+/**
+ * A log of three records, a, b (a 50-byte value) and c, closed (synced); a sync also completes
+ * after `syncAfter` when given, and `rotate` puts c in a second segment. Returns the first segment.
+ */
+async function abc(dir: string, opts: { syncAfter?: 'a' | 'b'; rotate?: boolean } = {}): Promise<string> {
+  const { wal } = WriteAheadLog.open(dir);
+  wal.append([put('a', 1)]);
+  if (opts.syncAfter === 'a') await wal.sync();
+  wal.append([put('b', 'z'.repeat(50))]);
+  if (opts.syncAfter === 'b') await wal.sync();
+  if (opts.rotate === true) wal.rotate();
+  wal.append([put('c', 3)]);
+  await wal.close();
+  return join(dir, segments(dir)[0] as string);
+}
+
 test('wal: batches come back in append order after reopening, puts and deletes alike', async () => {
   const dir = tmp();
   const { wal, recovery } = WriteAheadLog.open(dir);
@@ -85,12 +101,7 @@ test('wal: a torn tail is cut off and later appends survive the next reopen', as
 // went to disk in one fdatasync, so no record says b had been synced before it: a torn tail).
 test('wal: a corrupt record ends the log at the record before it', async () => {
   const dir = tmp();
-  const { wal } = WriteAheadLog.open(dir);
-  wal.append([put('a', 1)]);
-  wal.append([put('b', 'z'.repeat(50))]);
-  wal.append([put('c', 3)]);
-  await wal.close();
-  const file = join(dir, segments(dir)[0] as string);
+  const file = await abc(dir);
   damagePayload(file, recordStarts(file)[1] as number);
   assert.deepEqual((await recover(dir)).batches, [[put('a', 1)]]);
   rmSync(dir, { recursive: true, force: true });
@@ -197,14 +208,7 @@ test('wal: rotate makes the finished segment durable before the next one is writ
 // appended. c, appended after a sync covered b, proves b was acknowledged: b's damage is refused.
 test('wal: a bad record that a later record shows had been synced is refused, changing nothing', async () => {
   const dir = tmp();
-  const { wal } = WriteAheadLog.open(dir);
-  wal.append([put('a', 1)]);
-  wal.append([put('b', 'z'.repeat(50))]);
-  await wal.sync();
-  wal.append([put('c', 3)]);
-  await wal.sync();
-  await wal.close();
-  const file = join(dir, segments(dir)[0] as string);
+  const file = await abc(dir, { syncAfter: 'b' });
   const [, b, c] = recordStarts(file);
   const buf = damagePayload(file, b as number);
   assert.throws(
@@ -220,13 +224,7 @@ test('wal: a bad record that a later record shows had been synced is refused, ch
 // acknowledged, and the later one says nothing beyond the last completed sync: a torn tail.
 test('wal: damage past the last synced byte is a torn tail, even with intact records after it', async () => {
   const dir = tmp();
-  const { wal } = WriteAheadLog.open(dir);
-  wal.append([put('a', 1)]);
-  await wal.sync();
-  wal.append([put('b', 'z'.repeat(50))]);
-  wal.append([put('c', 3)]);
-  await wal.close();
-  const file = join(dir, segments(dir)[0] as string);
+  const file = await abc(dir, { syncAfter: 'a' });
   const b = recordStarts(file)[1] as number;
   damagePayload(file, b);
   const r = await recover(dir);
@@ -259,24 +257,13 @@ test('wal: segments of the older record layout are read back', async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Two segments: a and b in the first, c in the second; returns the first segment's file. */
-async function twoSegments(dir: string): Promise<string> {
-  const { wal } = WriteAheadLog.open(dir);
-  wal.append([put('a', 1)]);
-  wal.append([put('b', 'z'.repeat(50))]);
-  wal.rotate();
-  wal.append([put('c', 3)]);
-  await wal.sync();
-  await wal.close();
-  return join(dir, segments(dir)[0] as string);
-}
 
 // Damage followed by an intact record in a later segment cannot be a torn tail: the later record
 // was written after the damaged one was synced, so it may have been acknowledged. Refused, and no
 // file is touched.
 test('wal: a bad record followed by intact ones in a later segment is refused, changing nothing', async () => {
   const dir = tmp();
-  const file = await twoSegments(dir);
+  const file = await abc(dir, { rotate: true });
   const second = recordStarts(file)[1] as number;
   damagePayload(file, second); // b's
   const before = new Map(segments(dir).map((f) => [f, readFileSync(join(dir, f))]));
@@ -299,7 +286,7 @@ test('lmdb: a store whose log is damaged (not torn) refuses to open', async () =
   const s = new LmdbStorage({ path: dir });
   await s.apply([put('a', 1)]);
   await s.close();
-  const file = await twoSegments(join(dir, 'wal'));
+  const file = await abc(join(dir, 'wal'), { rotate: true });
   damagePayload(file, 0); // a's, the first record
   assert.throws(() => new LmdbStorage({ path: dir }), { name: 'WalDamagedError', code: 'WAL_DAMAGED' });
   rmSync(dir, { recursive: true, force: true });

@@ -89,9 +89,13 @@ function segName(n: number): string {
   return `${String(n).padStart(12, '0')}.wal`;
 }
 
-function encode(batch: readonly StorageOp[], durable: number): Buffer {
+function encode(batch: readonly StorageOp[]): Buffer {
   const wire: WireOp[] = batch.map((op) => (op.kind === 'put' ? [0, op.space, op.key, op.value] : [1, op.space, op.key]));
-  const payload = packr.pack(wire);
+  return packr.pack(wire);
+}
+
+/** The record of an encoded batch, with its segment's `durable` mark. */
+function record(payload: Buffer, durable: number): Buffer {
   const rec = Buffer.allocUnsafe(HEADER + payload.length);
   rec.writeUInt32LE(RECORD_MAGIC, 0);
   rec.writeUInt32LE(payload.length, 4);
@@ -297,17 +301,16 @@ export class WriteAheadLog {
   /** Appends one batch to the current segment (in the page cache: safe from a crashed process). */
   append(batch: readonly StorageOp[]): void {
     if (this.#closed) throw new Error('write-ahead log is closed');
+    const payload = encode(batch);
     let seg = this.#current;
-    const rec = encode(batch, seg.durable);
     // A full preallocated segment, or a growing one past a segment's size, hands over to the next
     // (preallocated if the spare is ready); a growing segment also does as soon as the spare is.
-    const full = seg.capacity > 0 ? seg.size + rec.length > seg.capacity : seg.size >= this.#opts.segmentBytes;
+    const full = seg.capacity > 0 ? seg.size + HEADER + payload.length > seg.capacity : seg.size >= this.#opts.segmentBytes;
     if (full || (seg.capacity === 0 && seg.size > 0 && this.#spare?.state === 'ready')) {
       this.rotate();
       seg = this.#current;
-      rec.writeUInt32LE(0, 8); // nothing of the new segment is durable yet
-      rec.writeUInt32LE(crc32(rec.subarray(HEADER), crc32(rec.subarray(4, 12))), 12);
     }
+    const rec = record(payload, seg.durable);
     let off = 0;
     while (off < rec.length) off += this.#fs.writeSync(seg.fd, rec, off, rec.length - off, seg.size + off);
     seg.size += rec.length;
