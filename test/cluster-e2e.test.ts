@@ -56,6 +56,16 @@ describe('three-node cluster', () => {
       ['GET', '/v1/kv?limit=abc', undefined, 400, 'bad-request'],
       ['GET', '/nowhere', undefined, 404, 'not-found'],
       ['GET', '/v1/kv/never-written', undefined, 404, 'not-found'],
+      // Values the log, LMDB and the peer links could not keep as sent (src/transport/kv-input.ts):
+      // a 10 KB body nested 5,000 deep once stopped the node's writes (the encoder's stack overflowed).
+      ['PUT', '/v1/kv/deep', '['.repeat(5000) + ']'.repeat(5000), 400, 'bad-request'],
+      ['POST', '/write', `{"key": "deep", "value": ${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}}`, 400, 'bad-request'],
+      ['PUT', '/v1/kv/inf', '{"t": 1e400}', 400, 'bad-request'],
+      ['PUT', '/v1/kv/proto', '{"__proto__": {"x": 1}}', 400, 'bad-request'],
+      ['PUT', '/v1/kv/lone', '"\\ud800"', 400, 'bad-request'],
+      ['POST', '/write', '{"key": "\\udc00", "value": 1}', 400, 'bad-request'],
+      ['PUT', '/v1/kv/%ZZ', '1', 400, 'bad-request'],
+      ['GET', `/v1/kv/${'k'.repeat(1100)}`, undefined, 400, 'key-too-long'],
     ];
     for (const [method, path, body, status, code] of cases) {
       const r = await http(method, `${n1.http}${path}`, body);
@@ -65,7 +75,16 @@ describe('three-node cluster', () => {
     }
     const bad = await http('GET', `${n1.http}/read?key=x`, undefined, { 'causeway-context': '!!!not-a-token' });
     assert.equal(bad.status, 400);
+    // A token naming a node outside the cluster can never be reached: refused at once, not a 503 later.
+    const stranger = await http('GET', `${n1.http}/read?key=x`, undefined, { 'causeway-context': Buffer.from('{"nodeX":1}').toString('base64url') });
+    assert.equal(stranger.status, 400);
+    assert.match(String(stranger.body['detail']), /names node "nodeX", which is not in this cluster/);
     assert.deepEqual((await http('GET', `${n1.http}/v1/status`)).body['clock'], before, 'no bad request changed the clock');
+    // ...and the node still takes writes, and replicates them.
+    const ok = await http('PUT', `${n1.http}/v1/kv/after-bad-input`, [[1]]);
+    assert.equal(ok.status, 200);
+    const seen = await http('GET', `${c.node('node3').http}/v1/kv/after-bad-input`, undefined, { 'causeway-context': ok.context! });
+    assert.deepEqual(seen.body['value'], [[1]]);
   });
 
   test('versioned API: put, get, list, delete; context timeout is a 503', async () => {

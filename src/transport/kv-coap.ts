@@ -5,6 +5,7 @@ import type { KvService } from '../replica/kv-service.js';
 import type { CoapReply, CoapRequest, CoapServer } from './coap/server.js';
 import { decodeContext, encodeContext } from './context-token.js';
 import { COAP_CODE } from './kv-coap-errors.js';
+import { checkKey, checkValue } from './kv-input.js';
 
 export interface KvCoapOptions {
   readonly maxKeyBytes: number;
@@ -27,6 +28,15 @@ function queryParam(req: CoapRequest, name: string): string | undefined {
   return undefined;
 }
 
+/** A query value as sent, percent-decoded where the client encoded it. */
+function decodeQuery(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new CausewayError('bad-request', 'query "ctx" has a malformed percent-encoding');
+  }
+}
+
 function unwrap(r: KvReply): Extract<KvReply, { ok: true }> {
   if (r.ok) return r;
   throw new CausewayError(r.reason === 'context-timeout' ? 'unavailable' : r.reason === 'not-leader' ? 'not-leader' : 'unavailable', r.detail);
@@ -44,11 +54,11 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
 
   const handle = async (req: CoapRequest): Promise<CoapReply> => {
     try {
-      const key = req.path.slice(1).join('/');
-      if (key.length === 0) throw new CausewayError('bad-request', 'missing key: use /kv/{key}');
-      if (Buffer.byteLength(key) > opts.maxKeyBytes) throw new CausewayError('key-too-long', `key is longer than ${opts.maxKeyBytes} bytes`);
+      const path = req.path.slice(1).join('/');
+      if (path.length === 0) throw new CausewayError('bad-request', 'missing key: use /kv/{key}');
+      const key = checkKey(path, opts.maxKeyBytes);
       const token = queryParam(req, 'ctx');
-      const ctx: VectorClock | undefined = token === undefined ? undefined : decodeContext(decodeURIComponent(token));
+      const ctx: VectorClock | undefined = token === undefined ? undefined : decodeContext(decodeQuery(token), service.nodes);
       switch (req.method) {
         case 'GET': {
           if (req.observe === 0 && !watches.has(key)) {
@@ -70,6 +80,7 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
           } catch {
             throw new CausewayError('invalid-json', 'payload is not valid JSON');
           }
+          checkValue(value);
           const r = unwrap(await service.submit({ kind: 'put', key, value, ctx }));
           if (r.kind !== 'put') throw new Error('protocol answered a put with ' + r.kind);
           return json('2.04', { key, clock: r.clock, ctx: encodeContext(r.context) });

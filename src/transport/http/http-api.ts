@@ -6,6 +6,7 @@ import type { KvReply } from '../../protocols/kv-types.js';
 import type { KvRequest, KvService } from '../../replica/kv-service.js';
 import { CONTEXT_HEADER, decodeContext, encodeContext } from '../context-token.js';
 import { HTTP_STATUS } from './error-table.js';
+import { checkKey as checkKeyBytes, checkValue } from '../kv-input.js';
 
 export interface HttpApiOptions {
   /** Longest key in UTF-8 bytes. */
@@ -31,16 +32,10 @@ function fail(code: ConstructorParameters<typeof CausewayError>[0], detail: stri
   throw new CausewayError(code, detail);
 }
 
-function checkKey(key: unknown, opts: HttpApiOptions): string {
-  if (typeof key !== 'string' || key.length === 0) fail('bad-request', 'field "key" must be a non-empty string');
-  if (Buffer.byteLength(key) > opts.maxKeyBytes) fail('key-too-long', `key is longer than ${opts.maxKeyBytes} bytes`);
-  return key;
-}
-
-function contextOf(req: FastifyRequest): VectorClock | undefined {
+function contextOf(req: FastifyRequest, nodes: readonly string[]): VectorClock | undefined {
   const h = req.headers[CONTEXT_HEADER];
   if (h === undefined) return undefined;
-  return decodeContext(Array.isArray(h) ? (h[0] ?? '') : h);
+  return decodeContext(Array.isArray(h) ? (h[0] ?? '') : h, nodes);
 }
 
 /** Unwraps a protocol reply: expected failures become errors with stable codes. */
@@ -63,7 +58,24 @@ function expectOk<K extends 'put' | 'delete' | 'get' | 'list'>(r: KvReply, kind:
  */
 export function createHttpApi(service: KvService, options: Partial<HttpApiOptions> = {}): FastifyInstance {
   const opts: HttpApiOptions = { ...HTTP_API_DEFAULTS, ...options };
-  const app = Fastify({ bodyLimit: opts.maxBodyBytes, logger: false, routerOptions: { maxParamLength: opts.maxKeyBytes * 4 } });
+  const checkKey = (key: unknown): string => checkKeyBytes(key, opts.maxKeyBytes);
+  const app = Fastify({
+    bodyLimit: opts.maxBodyBytes,
+    logger: false,
+    routerOptions: { maxParamLength: opts.maxKeyBytes * 4 },
+    // Errors the router raises before any route runs get the same JSON shape as the others.
+    frameworkErrors: (err, req, res) => {
+      const path = req.url.split('?')[0];
+      const reply = res as unknown as FastifyReply;
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+        void reply.status(HTTP_STATUS['key-too-long']).send({ error: 'key-too-long', detail: `key is longer than ${opts.maxKeyBytes} bytes` });
+      } else if (err.code === 'FST_ERR_BAD_URL') {
+        void reply.status(400).send({ error: 'bad-request', detail: `path ${path} is not valid percent-encoded UTF-8` });
+      } else {
+        void reply.status(400).send({ error: 'bad-request', detail: err.message });
+      }
+    },
+  });
 
   // Bodies are JSON whatever their declared type (curl sends form-urlencoded by default).
   app.removeAllContentTypeParsers();
@@ -113,39 +125,41 @@ export function createHttpApi(service: KvService, options: Partial<HttpApiOption
       fail('bad-request', issue?.code === 'unrecognized_keys' ? `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}` : `field "${String(issue?.path[0] ?? 'key')}" is missing or ill-typed`);
     }
     if (!('value' in (req.body as object))) fail('bad-request', 'field "value" is missing');
-    const key = checkKey(parsed.data.key, opts);
-    const r = expectOk(await submit(req, reply, { kind: 'put', key, value: parsed.data.value, ctx: contextOf(req) }), 'put');
+    const key = checkKey(parsed.data.key);
+    checkValue(parsed.data.value);
+    const r = expectOk(await submit(req, reply, { kind: 'put', key, value: parsed.data.value, ctx: contextOf(req, service.nodes) }), 'put');
     const store = service.store(opts.storeEchoLimit);
     return { status: 'written', clock: r.context, store: store.entries, ...(store.truncated ? { store_truncated: true } : {}) };
   });
 
   app.get('/read', async (req, reply) => {
-    const key = checkKey((req.query as Record<string, unknown>)['key'], opts);
-    const r = expectOk(await submit(req, reply, { kind: 'get', key, ctx: contextOf(req) }), 'get');
+    const key = checkKey((req.query as Record<string, unknown>)['key']);
+    const r = expectOk(await submit(req, reply, { kind: 'get', key, ctx: contextOf(req, service.nodes) }), 'get');
     if (!r.found) return reply.status(404).send({ error: 'not-found', detail: `key "${key}" not found`, key, clock: r.context });
     return { key, value: r.value, clock: r.clock };
   });
 
   // Versioned API.
-  const keyParam = (req: FastifyRequest): string => checkKey((req.params as Record<string, string>)['*'], opts);
+  const keyParam = (req: FastifyRequest): string => checkKey((req.params as Record<string, string>)['*']);
 
   app.put('/v1/kv/*', async (req, reply) => {
     const key = keyParam(req);
     if (req.body === undefined) fail('bad-request', 'request body must be the JSON value to store');
-    const r = expectOk(await submit(req, reply, { kind: 'put', key, value: req.body, ctx: contextOf(req) }), 'put');
+    checkValue(req.body);
+    const r = expectOk(await submit(req, reply, { kind: 'put', key, value: req.body, ctx: contextOf(req, service.nodes) }), 'put');
     return { key, clock: r.clock };
   });
 
   app.get('/v1/kv/*', async (req, reply) => {
     const key = keyParam(req);
-    const r = expectOk(await submit(req, reply, { kind: 'get', key, ctx: contextOf(req) }), 'get');
+    const r = expectOk(await submit(req, reply, { kind: 'get', key, ctx: contextOf(req, service.nodes) }), 'get');
     if (!r.found) return reply.status(404).send({ error: 'not-found', detail: `key "${key}" not found`, key, conflict: r.conflict });
     return { key, value: r.value, clock: r.clock, conflict: r.conflict, ...(r.conflict && r.siblings ? { siblings: r.siblings } : {}) };
   });
 
   app.delete('/v1/kv/*', async (req, reply) => {
     const key = keyParam(req);
-    const r = expectOk(await submit(req, reply, { kind: 'delete', key, ctx: contextOf(req) }), 'delete');
+    const r = expectOk(await submit(req, reply, { kind: 'delete', key, ctx: contextOf(req, service.nodes) }), 'delete');
     return { key, deleted: true, clock: r.clock };
   });
 
@@ -156,7 +170,7 @@ export function createHttpApi(service: KvService, options: Partial<HttpApiOption
   app.get('/v1/kv', async (req, reply) => {
     const q = listQuery.safeParse(req.query ?? {});
     if (!q.success) fail('bad-request', `query "${String(q.error.issues[0]?.path[0] ?? 'limit')}": ${q.error.issues[0]?.message ?? 'invalid'} (limit is 1..${opts.maxListLimit})`);
-    const r = expectOk(await submit(req, reply, { kind: 'list', prefix: q.data.prefix, limit: q.data.limit, ctx: contextOf(req) }), 'list');
+    const r = expectOk(await submit(req, reply, { kind: 'list', prefix: q.data.prefix, limit: q.data.limit, ctx: contextOf(req, service.nodes) }), 'list');
     return { keys: r.keys };
   });
 

@@ -1,0 +1,77 @@
+import { CausewayError } from '../core/errors.js';
+
+/**
+ * Checks on what a client sends the key-value store, shared by the HTTP and CoAP faces: a request
+ * that fails them gets a 4xx naming the problem and changes nothing. They exist because a value is
+ * acknowledged once it is in the log, and must then survive encoding for the log, LMDB and the
+ * peer links, and read back the same on every replica:
+ *
+ * - nesting deeper than {@link MAX_VALUE_DEPTH}: the encoder recurses, and a few thousand levels
+ *   (a 10 KB body) overflow its stack;
+ * - strings or object keys with an unpaired UTF-16 surrogate (JSON's `"\ud800"`): UTF-8 cannot
+ *   carry them, so replicas would read U+FFFD where the origin reads the surrogate;
+ * - numbers outside a 64-bit float's range (`1e400` parses to Infinity, which reads back as null);
+ * - the object key `"__proto__"`, which the decoder renames to keep it off the prototype chain.
+ */
+export const MAX_VALUE_DEPTH = 128;
+
+/** A UTF-16 surrogate not part of a pair (with the `u` flag a pair reads as one code point). */
+const LONE_SURROGATE = /\p{Cs}/u;
+const wellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
+
+function fail(code: 'bad-request' | 'key-too-long', detail: string): never {
+  throw new CausewayError(code, detail);
+}
+
+/** Returns the key if it is a non-empty, well-formed string of at most `maxKeyBytes` UTF-8 bytes. */
+export function checkKey(key: unknown, maxKeyBytes: number): string {
+  if (typeof key !== 'string' || key.length === 0) fail('bad-request', 'field "key" must be a non-empty string');
+  if (Buffer.byteLength(key) > maxKeyBytes) fail('key-too-long', `key is longer than ${maxKeyBytes} bytes`);
+  if (!wellFormed(key)) fail('bad-request', 'key has an unpaired UTF-16 surrogate, which UTF-8 cannot carry');
+  return key;
+}
+
+/** Where a part of a value sits, for messages: `$`, `$.a`, `$[3]`, `$["a b"]`. */
+function pathOf(parent: string, step: string | number): string {
+  if (typeof step === 'number') return `${parent}[${step}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(step) ? `${parent}.${step}` : `${parent}[${JSON.stringify(step)}]`;
+}
+
+/**
+ * Throws a `bad-request` CausewayError naming the first part of a parsed JSON value the store
+ * cannot keep as it is (see above). Iterative, so a value of any depth is refused, not a stack
+ * overflow.
+ */
+export function checkValue(value: unknown): void {
+  // Each entry: a part of the value, its depth, and how to name it (built only for an error).
+  const stack: { v: unknown; depth: number; parent: { path: () => string } | null; step: string | number | null }[] = [
+    { v: value, depth: 0, parent: null, step: null },
+  ];
+  const pathTo = (e: (typeof stack)[number]): string => (e.parent === null || e.step === null ? '$' : pathOf(e.parent.path(), e.step));
+  for (let e = stack.pop(); e !== undefined; e = stack.pop()) {
+    const here = e;
+    const v = here.v;
+    if (typeof v === 'string') {
+      if (!wellFormed(v)) fail('bad-request', `value has a string with an unpaired UTF-16 surrogate at ${pathTo(here)}, which UTF-8 cannot carry`);
+      continue;
+    }
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) fail('bad-request', `value has a number at ${pathTo(here)} outside the range of a 64-bit float`);
+      continue;
+    }
+    if (typeof v !== 'object' || v === null) continue;
+    if (here.depth >= MAX_VALUE_DEPTH) fail('bad-request', `value is nested more than ${MAX_VALUE_DEPTH} levels deep (at ${pathTo(here)})`);
+    const self = { path: () => pathTo(here) };
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], depth: here.depth + 1, parent: self, step: i });
+      continue;
+    }
+    const keys = Object.keys(v);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const k = keys[i] as string;
+      if (k === '__proto__') fail('bad-request', `value has the object key "__proto__" at ${pathTo(here)}, which the store cannot keep`);
+      if (!wellFormed(k)) fail('bad-request', `value has an object key with an unpaired UTF-16 surrogate at ${pathTo(here)}, which UTF-8 cannot carry`);
+      stack.push({ v: (v as Record<string, unknown>)[k], depth: here.depth + 1, parent: self, step: k });
+    }
+  }
+}
