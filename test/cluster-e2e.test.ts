@@ -75,10 +75,6 @@ describe('three-node cluster', () => {
     }
     const bad = await http('GET', `${n1.http}/read?key=x`, undefined, { 'causeway-context': '!!!not-a-token' });
     assert.equal(bad.status, 400);
-    // A token naming a node outside the cluster can never be reached: refused at once, not a 503 later.
-    const stranger = await http('GET', `${n1.http}/read?key=x`, undefined, { 'causeway-context': Buffer.from('{"nodeX":1}').toString('base64url') });
-    assert.equal(stranger.status, 400);
-    assert.match(String(stranger.body['detail']), /names node "nodeX", which is not in this cluster/);
     assert.deepEqual((await http('GET', `${n1.http}/v1/status`)).body['clock'], before, 'no bad request changed the clock');
     // ...and the node still takes writes, and replicates them.
     const ok = await http('PUT', `${n1.http}/v1/kv/after-bad-input`, [[1]]);

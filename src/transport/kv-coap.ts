@@ -58,7 +58,7 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
       if (path.length === 0) throw new CausewayError('bad-request', 'missing key: use /kv/{key}');
       const key = checkKey(path, opts.maxKeyBytes);
       const token = queryParam(req, 'ctx');
-      const ctx: VectorClock | undefined = token === undefined ? undefined : decodeContext(decodeQuery(token), service.nodes);
+      const ctx: VectorClock | undefined = token === undefined ? undefined : decodeContext(decodeQuery(token));
       switch (req.method) {
         case 'GET': {
           if (req.observe === 0 && !watches.has(key)) {

@@ -32,10 +32,10 @@ function fail(code: ConstructorParameters<typeof CausewayError>[0], detail: stri
   throw new CausewayError(code, detail);
 }
 
-function contextOf(req: FastifyRequest, nodes: readonly string[]): VectorClock | undefined {
+function contextOf(req: FastifyRequest): VectorClock | undefined {
   const h = req.headers[CONTEXT_HEADER];
   if (h === undefined) return undefined;
-  return decodeContext(Array.isArray(h) ? (h[0] ?? '') : h, nodes);
+  return decodeContext(Array.isArray(h) ? (h[0] ?? '') : h);
 }
 
 /** Unwraps a protocol reply: expected failures become errors with stable codes. */
@@ -127,14 +127,14 @@ export function createHttpApi(service: KvService, options: Partial<HttpApiOption
     if (!('value' in (req.body as object))) fail('bad-request', 'field "value" is missing');
     const key = checkKey(parsed.data.key);
     checkValue(parsed.data.value);
-    const r = expectOk(await submit(req, reply, { kind: 'put', key, value: parsed.data.value, ctx: contextOf(req, service.nodes) }), 'put');
+    const r = expectOk(await submit(req, reply, { kind: 'put', key, value: parsed.data.value, ctx: contextOf(req) }), 'put');
     const store = service.store(opts.storeEchoLimit);
     return { status: 'written', clock: r.context, store: store.entries, ...(store.truncated ? { store_truncated: true } : {}) };
   });
 
   app.get('/read', async (req, reply) => {
     const key = checkKey((req.query as Record<string, unknown>)['key']);
-    const r = expectOk(await submit(req, reply, { kind: 'get', key, ctx: contextOf(req, service.nodes) }), 'get');
+    const r = expectOk(await submit(req, reply, { kind: 'get', key, ctx: contextOf(req) }), 'get');
     if (!r.found) return reply.status(404).send({ error: 'not-found', detail: `key "${key}" not found`, key, clock: r.context });
     return { key, value: r.value, clock: r.clock };
   });
@@ -146,20 +146,20 @@ export function createHttpApi(service: KvService, options: Partial<HttpApiOption
     const key = keyParam(req);
     if (req.body === undefined) fail('bad-request', 'request body must be the JSON value to store');
     checkValue(req.body);
-    const r = expectOk(await submit(req, reply, { kind: 'put', key, value: req.body, ctx: contextOf(req, service.nodes) }), 'put');
+    const r = expectOk(await submit(req, reply, { kind: 'put', key, value: req.body, ctx: contextOf(req) }), 'put');
     return { key, clock: r.clock };
   });
 
   app.get('/v1/kv/*', async (req, reply) => {
     const key = keyParam(req);
-    const r = expectOk(await submit(req, reply, { kind: 'get', key, ctx: contextOf(req, service.nodes) }), 'get');
+    const r = expectOk(await submit(req, reply, { kind: 'get', key, ctx: contextOf(req) }), 'get');
     if (!r.found) return reply.status(404).send({ error: 'not-found', detail: `key "${key}" not found`, key, conflict: r.conflict });
     return { key, value: r.value, clock: r.clock, conflict: r.conflict, ...(r.conflict && r.siblings ? { siblings: r.siblings } : {}) };
   });
 
   app.delete('/v1/kv/*', async (req, reply) => {
     const key = keyParam(req);
-    const r = expectOk(await submit(req, reply, { kind: 'delete', key, ctx: contextOf(req, service.nodes) }), 'delete');
+    const r = expectOk(await submit(req, reply, { kind: 'delete', key, ctx: contextOf(req) }), 'delete');
     return { key, deleted: true, clock: r.clock };
   });
 
@@ -170,7 +170,7 @@ export function createHttpApi(service: KvService, options: Partial<HttpApiOption
   app.get('/v1/kv', async (req, reply) => {
     const q = listQuery.safeParse(req.query ?? {});
     if (!q.success) fail('bad-request', `query "${String(q.error.issues[0]?.path[0] ?? 'limit')}": ${q.error.issues[0]?.message ?? 'invalid'} (limit is 1..${opts.maxListLimit})`);
-    const r = expectOk(await submit(req, reply, { kind: 'list', prefix: q.data.prefix, limit: q.data.limit, ctx: contextOf(req, service.nodes) }), 'list');
+    const r = expectOk(await submit(req, reply, { kind: 'list', prefix: q.data.prefix, limit: q.data.limit, ctx: contextOf(req) }), 'list');
     return { keys: r.keys };
   });
 
