@@ -2,8 +2,8 @@
 // the node name, Ctrl-C stops every node and leaves data intact, and the next run resumes from it.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NODE_PROCESS_FLAGS } from '../src/cli/node-flags.js';
@@ -77,4 +77,18 @@ test('cluster: endpoints, prefixed logs, Ctrl-C stops all, a rerun resumes from 
     }
   });
   assert.equal(second.code, 0, second.out);
+});
+
+test('cluster: a model nodes cannot run yet, or a bad option, exits 2 before anything is written', () => {
+  const data = join(dir, 'refused');
+  for (const [args, msg] of [
+    [['--model', 'strong'], /model "strong" is not available yet in a cluster: use --model causal/],
+    [['--model', 'magic'], /--model must be one of eventual, causal, sequential, strong/],
+    [['--nodes', '0'], /--nodes must be an integer from 1 to 64/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [MAIN, 'cluster', '--data', data, ...args], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, msg);
+    assert.equal(existsSync(data), false, 'no data directory created');
+  }
 });

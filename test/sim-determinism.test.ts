@@ -93,3 +93,18 @@ test('causeway sim: bad options exit 2 or are refused by the parser', () => {
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /unknown fault "meteor"/);
 });
+
+test('causeway sim: an output file it cannot write is a clear error before the run, exit 2', () => {
+  const r = spawnSync(process.execPath, [MAIN, 'sim', '--ops', '10', '--seed', '1', '--history', '/nonexistent-dir/h.jsonl'], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr + r.stdout);
+  assert.match(r.stderr, /^causeway sim: cannot write --history \/nonexistent-dir\/h.jsonl: ENOENT/);
+  assert.doesNotMatch(r.stdout, /seed 1/, 'refused before the run');
+  const dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));
+  try {
+    const s = spawnSync(process.execPath, [MAIN, 'sim', '--ops', '10', '--seed', '1', '--shiviz', dir], { encoding: 'utf8' });
+    assert.equal(s.status, 2, s.stderr + s.stdout);
+    assert.match(s.stderr, /cannot write --shiviz .*: EISDIR/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

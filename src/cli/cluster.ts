@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { MODELS, parseClusterConfig, type ClusterConfig, type Model } from './node-config.js';
+import { CLUSTER_MODELS, MODELS, parseClusterConfig, type ClusterConfig, type Model } from './node-config.js';
 import { NODE_PROCESS_FLAGS } from './node-flags.js';
 
 const COLORS = [36, 33, 35, 32, 34, 31, 96, 93, 95];
@@ -113,6 +113,10 @@ export function registerCluster(program: Command): void {
       const model = opts['model'] as Model;
       if (!MODELS.includes(model)) {
         console.error(`causeway cluster: --model must be one of ${MODELS.join(', ')}`);
+        process.exit(2);
+      }
+      if (!CLUSTER_MODELS.includes(model)) {
+        console.error(`causeway cluster: model "${model}" is not available yet in a cluster: use --model ${CLUSTER_MODELS.join('|')}`);
         process.exit(2);
       }
       const code = await runCluster({

@@ -4,6 +4,8 @@ import { CausewayError } from '../core/errors.js';
 
 export const MODELS = ['eventual', 'causal', 'sequential', 'strong'] as const;
 export type Model = (typeof MODELS)[number];
+/** The models a node can run today (the others are the simulator's and checkers' for now). */
+export const CLUSTER_MODELS: readonly Model[] = ['causal'];
 
 const port = z.number().int().min(0).max(65535);
 const nodeSpec = z.object({

@@ -15,7 +15,7 @@ import { mountAdminApi } from '../transport/http/admin-api.js';
 import { createHttpApi } from '../transport/http/http-api.js';
 import { mountKvCoap } from '../transport/kv-coap.js';
 import { PeerNetwork, type PeerFault } from '../transport/peer/peer-network.js';
-import type { NodeConfig } from './node-config.js';
+import { CLUSTER_MODELS, type NodeConfig } from './node-config.js';
 
 /** Real time per protocol tick, and how long a request may wait for its causal context. */
 const TICK_MS = 10;
@@ -51,7 +51,7 @@ export class NodeHost implements KvService {
   #stopFront: (() => Promise<void>) | null = null;
 
   constructor(config: NodeConfig, log: Logger) {
-    if (config.model !== 'causal') {
+    if (!CLUSTER_MODELS.includes(config.model)) {
       throw new CausewayError('bad-request', `model "${config.model}" is not available yet in a cluster: use --model causal`);
     }
     this.config = config;

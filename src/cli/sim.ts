@@ -57,6 +57,17 @@ function progressBar(): { update: (p: SimProgress) => void; done: () => void } {
 
 function run(o: SimCliOptions): void {
   const seed = o.seed ?? randomInt(0, 0xffffffff);
+  // An output file that cannot be written is found now, not after a long run.
+  for (const [flag, file] of [['--history', o.history], ['--shiviz', o.shiviz]] as const) {
+    if (file === undefined) continue;
+    try {
+      writeFileSync(file, '');
+    } catch (e) {
+      console.error(`causeway sim: cannot write ${flag} ${file}: ${(e as Error).message}`);
+      process.exitCode = 2;
+      return;
+    }
+  }
   console.log(`seed ${seed}`);
   const bar = o.progress && process.stderr.isTTY ? progressBar() : null;
   let result;
