@@ -6,6 +6,9 @@ import type { KvRequest } from './kv-service.js';
 
 /** The slice of the peer network the runtime drives (src/transport/peer implements it). */
 export interface PeerTransport {
+  /** The peers this node links to. */
+  peerIds(): readonly NodeId[];
+  isConnected(peer: NodeId): boolean;
   send(peer: NodeId, msg: unknown): boolean;
   pause(peer: NodeId): void;
   resume(peer: NodeId): void;
@@ -81,6 +84,11 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
     this.#net.on('message', this.#onMessage);
     this.#net.on('up', this.#onUp);
     this.#net.on('down', this.#onDown);
+    // A core starts with every link up (as the simulator's nodes do). Here a peer not connected
+    // yet is down until its 'up': otherwise the core would keep re-sending everything that peer
+    // lacks to a link that is not there (sender-side repair, every repairAfterTicks) for as long
+    // as the peer stays away.
+    for (const p of this.#net.peerIds()) if (!this.#net.isConnected(p)) this.#core.linkChanged(p, false);
     this.#timer = setInterval(() => {
       this.#core.tick();
       this.#schedule();
