@@ -55,6 +55,8 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
   readonly #paused = new Set<NodeId>();
   #stopped = false;
   #failed = false;
+  /** Why the node stopped serving, after a storage failure. */
+  #failure: string | null = null;
   readonly #onMessage = (from: NodeId, msg: unknown): void => {
     this.#core.receive(from, msg as Msg);
     this.#schedulePeer();
@@ -98,7 +100,7 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
 
   /** Submits a client operation; resolves with the protocol's reply once it is durable. */
   submit(op: KvRequest): Promise<KvReply> {
-    if (this.#stopped) return Promise.resolve({ reqId: 0, ok: false, reason: 'overloaded', detail: 'node is shutting down' });
+    if (this.#stopped) return Promise.resolve({ reqId: 0, ok: false, reason: 'overloaded', detail: this.#failure ?? 'node is shutting down' });
     const reqId = this.#nextReq++;
     return new Promise<KvReply>((resolve) => {
       this.#pending.set(reqId, resolve);
@@ -188,8 +190,11 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
     if (this.#failed) return;
     this.#failed = true;
     this.#stopped = true;
-    this.emit('error', err instanceof Error ? err : new Error(String(err)));
-    for (const [, resolve] of this.#pending) resolve({ reqId: 0, ok: false, reason: 'overloaded', detail: 'storage failure' });
+    const e = err instanceof Error ? err : new Error(String(err));
+    // Reads are refused too: the state in memory may hold writes that never reached the disk.
+    this.#failure = `storage failure (${e.message}): this node no longer serves requests; restart it once its disk is fixed`;
+    this.emit('error', e);
+    for (const [, resolve] of this.#pending) resolve({ reqId: 0, ok: false, reason: 'overloaded', detail: this.#failure });
     this.#pending.clear();
   }
 

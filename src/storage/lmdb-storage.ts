@@ -5,6 +5,28 @@ import type { StorageOp } from '../core/protocol.js';
 import type { Storage, StorageStats } from './storage.js';
 import { WAL_DEFAULTS, WriteAheadLog } from './wal.js';
 
+const ignore = (): void => undefined;
+
+/**
+ * lmdb-js rejects a failed commit with "Commit failed (see commitError for details)", whose
+ * `commitError` is a second promise, rejected with the cause (ENOSPC, ...). Handles that one and
+ * returns an error naming the cause (or the first error, if the cause is not in within a second).
+ */
+async function commitCause(err: unknown): Promise<Error> {
+  const first = err instanceof Error ? err : new Error(String(err));
+  const pending = (err as { commitError?: unknown } | null)?.commitError;
+  if (!(pending instanceof Promise)) return first;
+  let timer: NodeJS.Timeout | undefined;
+  const cause = await Promise.race([
+    pending.then(() => null, (c: unknown) => c),
+    new Promise<null>((r) => (timer = setTimeout(() => r(null), 1000))),
+  ]);
+  clearTimeout(timer);
+  if (cause === null) return first;
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new Error(`LMDB commit failed: ${why}`, { cause });
+}
+
 export interface LmdbStorageOptions {
   /** Directory holding the environment (created if absent). */
   readonly path: string;
@@ -84,7 +106,7 @@ export class LmdbStorage implements Storage {
     mkdirSync(options.path, { recursive: true });
     this.#path = options.path;
     this.#applyDelayMs = options.applyDelayMs ?? 20;
-    this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, noMetaSync: true }); // see the class comment
+    this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, noMetaSync: true, eventTurnBatching: false }); // see the class comment
     for (const s of options.spaces ?? []) this.#db(s);
     const segmentBytes = options.checkpointBytes ?? WAL_DEFAULTS.segmentBytes;
     let opened: ReturnType<typeof WriteAheadLog.open>;
@@ -164,18 +186,26 @@ export class LmdbStorage implements Storage {
     if (batches.length === 0 || visible === null) return;
     for (const b of batches) for (const op of b) this.#db(op.space);
     const written = this.#root.transaction(() => {
+      // A write can hand back lmdb-js's promise for its commit (shared by the writes of one
+      // commit); `written` reports the outcome, so these must not surface as unhandled rejections
+      // when a commit fails (a full disk), which would end the process.
+      let seen: unknown = undefined;
       for (const b of batches) {
         for (const op of b) {
-          if (op.kind === 'put') this.#db(op.space).put(op.key, op.value);
-          else this.#db(op.space).remove(op.key);
+          const r: unknown = op.kind === 'put' ? this.#db(op.space).put(op.key, op.value) : this.#db(op.space).remove(op.key);
+          if (r !== seen && r instanceof Promise) {
+            seen = r;
+            r.catch(ignore);
+          }
         }
       }
     });
     this.#lastWrite = written.then(
       () => visible.resolve(),
-      (err: unknown) => {
-        this.#fail(err);
-        visible.reject(err);
+      async (err: unknown) => {
+        const e = await commitCause(err);
+        this.#fail(e);
+        visible.reject(e);
       },
     );
   }
