@@ -49,6 +49,7 @@ export class NodeHost implements KvService {
   #watchers = new Map<string, Set<() => void>>();
   #ports = { http: 0, coap: 0, peer: 0 };
   #stopFront: (() => Promise<void>) | null = null;
+  #coap: CoapServer | null = null;
 
   constructor(config: NodeConfig, log: Logger) {
     if (!CLUSTER_MODELS.includes(config.model)) {
@@ -82,6 +83,7 @@ export class NodeHost implements KvService {
     const coap = new CoapServer({ host: this.config.bind, port: this.config.self.coapPort, maxBodyBytes: 64 * 1024 });
     coap.on('error', (err: unknown) => this.#log.error({ err }, 'coap server error'));
     const unmount = mountKvCoap(coap, this);
+    this.#coap = coap;
     this.#ports.coap = (await coap.listen()).port;
     this.#stopFront = async () => {
       unmount();
@@ -142,7 +144,12 @@ export class NodeHost implements KvService {
 
   status(): Record<string, unknown> {
     if (!this.#engine) return { node: this.config.id, model: this.model, crashed: true };
-    return { ...this.#engine.service.status(), faults: Object.fromEntries(this.#faults) };
+    return {
+      ...this.#engine.service.status(),
+      faults: Object.fromEntries(this.#faults),
+      // Keys with a change watch (CoAP Observe) and the CoAP observers behind them.
+      watches: { keys: this.#watchers.size, coapObservers: this.#coap?.observerCount() ?? 0 },
+    };
   }
 
   store(limit: number): { entries: Record<string, unknown>; truncated: boolean } {

@@ -9,10 +9,14 @@ import { checkKey, checkValue } from './kv-input.js';
 
 export interface KvCoapOptions {
   readonly maxKeyBytes: number;
+  /** How long a key's watch stays after a GET with Observe, observed or not (see mountKvCoap). */
+  readonly watchGraceMs: number;
 }
-export const KV_COAP_DEFAULTS: KvCoapOptions = Object.freeze({ maxKeyBytes: 256 });
+export const KV_COAP_DEFAULTS: KvCoapOptions = Object.freeze({ maxKeyBytes: 256, watchGraceMs: 30_000 });
 
 const JSON_CF = 50;
+/** Unobserved watches a node keeps before it sweeps them (see mountKvCoap). */
+const SWEEP_SLACK = 64;
 
 function json(code: string, body: unknown): CoapReply {
   return { code, payload: JSON.stringify(body), contentFormat: JSON_CF };
@@ -49,8 +53,25 @@ function unwrap(r: KvReply): Extract<KvReply, { ok: true }> {
  */
 export function mountKvCoap(server: CoapServer, service: KvService, options: Partial<KvCoapOptions> = {}): () => void {
   const opts = { ...KV_COAP_DEFAULTS, ...options };
-  /** One watch per key ever observed here (kept: a key's observers come and go). */
-  const watches = new Map<string, () => void>();
+  /**
+   * One watch per observed key. A watch outlives its observers for a while (they come and go),
+   * but not forever: once no observer is left it ends at the key's next change, or when a new
+   * watch finds more watches than twice the observers (plus some slack) and sweeps. A
+   * registration the server refuses (a GET answered 4.04, the observer limit) leaves an
+   * unobserved watch too; so watches stay within a bound however many keys clients probe. A watch
+   * is kept for `watchGraceMs` after its last GET with Observe whatever the count: the server
+   * registers the observer only once the handler has answered, which may wait for a context.
+   */
+  const watches = new Map<string, { stop: () => void; lastGet: number }>();
+  const unobserved = (key: string): boolean =>
+    server.observerCount(`kv/${key}`) === 0 && performance.now() - (watches.get(key)?.lastGet ?? 0) > opts.watchGraceMs;
+  const unwatch = (key: string): void => {
+    watches.get(key)?.stop();
+    watches.delete(key);
+  };
+  const sweep = (): void => {
+    for (const key of [...watches.keys()]) if (unobserved(key)) unwatch(key);
+  };
 
   const handle = async (req: CoapRequest): Promise<CoapReply> => {
     try {
@@ -61,9 +82,17 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
       const ctx: VectorClock | undefined = token === undefined ? undefined : decodeContext(decodeQuery(token));
       switch (req.method) {
         case 'GET': {
-          if (req.observe === 0 && !watches.has(key)) {
-            const unwatch = service.watch(key, () => server.notifyObservers(`kv/${key}`));
-            watches.set(key, unwatch);
+          if (req.observe === 0) {
+            const w = watches.get(key);
+            if (w) w.lastGet = performance.now();
+            else {
+              if (watches.size >= 2 * server.observerCount() + SWEEP_SLACK) sweep();
+              const stop = service.watch(key, () => {
+                if (unobserved(key)) unwatch(key);
+                else server.notifyObservers(`kv/${key}`);
+              });
+              watches.set(key, { stop, lastGet: performance.now() });
+            }
           }
           const r = unwrap(await service.submit({ kind: 'get', key, ctx }));
           if (r.kind !== 'get') throw new Error('protocol answered a get with ' + r.kind);
@@ -100,7 +129,6 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
 
   server.addResource({ path: 'kv/*', title: 'Causeway key-value store', rt: 'causeway.kv', ct: [JSON_CF], observable: true, handle });
   return () => {
-    for (const unwatch of watches.values()) unwatch();
-    watches.clear();
+    for (const key of [...watches.keys()]) unwatch(key);
   };
 }
