@@ -2,10 +2,11 @@
 // and restart nothing acknowledged is lost, and a node that was down catches up.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WriteAheadLog } from '../src/storage/wal.js';
-import { eventually, http, TestCluster } from './support/cluster.js';
+import { eventually, http, MAIN, TestCluster } from './support/cluster.js';
 
 describe('durability', () => {
   let c: TestCluster;
@@ -95,5 +96,25 @@ describe('durability', () => {
     await assert.rejects(c.start('node2'), (e: Error) => /exited with 2/.test(e.message) && /cannot start node: write-ahead log .* is damaged/.test(e.message));
     assert.deepEqual(readdirSync(walDir).map((f) => [f, readFileSync(join(walDir, f)).length]), before);
     assert.ok(readFileSync(first).equals(bytes), 'the damaged segment is untouched');
+  });
+
+  // One process per data directory: a second node with the same id (started by mistake) used to
+  // open the running node's write-ahead log, run recovery on it and add a segment.
+  test('a second process for a running node refuses to start and touches nothing', async () => {
+    const n3 = c.node('node3');
+    for (let i = 0; i < 10; i++) assert.equal((await http('PUT', `${n3.http}/v1/kv/twin-${i}`, i)).status, 200);
+    const walDir = join(c.dir, 'data', 'node3', 'wal');
+    const listing = (): string[] => readdirSync(walDir).sort();
+    const before = listing();
+    const twin = spawnSync(process.execPath, [MAIN, 'node', '--id', 'node3', '--config', c.configPath], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(twin.status, 2, twin.stdout + twin.stderr);
+    assert.match(twin.stdout + twin.stderr, new RegExp(`cannot start node: data directory .*node3 is in use by process ${n3.proc?.pid}`));
+    assert.deepEqual(listing(), before, 'no segment added or removed');
+    // The running node is unharmed: it still takes writes, and a restart finds all of them.
+    assert.equal((await http('PUT', `${n3.http}/v1/kv/twin-after`, 1)).status, 200);
+    await c.stop('node3', 'SIGKILL');
+    await c.start('node3'); // the dead owner's lock is stale
+    for (let i = 0; i < 10; i++) assert.equal((await http('GET', `${n3.http}/v1/kv/twin-${i}`)).body['value'], i);
+    assert.equal((await http('GET', `${n3.http}/v1/kv/twin-after`)).body['value'], 1);
   });
 });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { StorageOp } from '../core/protocol.js';
 import type { Storage, StorageStats } from './storage.js';
+import { lockDir } from './dir-lock.js';
 import { WAL_DEFAULTS, WriteAheadLog } from './wal.js';
 
 const ignore = (): void => undefined;
@@ -101,12 +102,19 @@ export class LmdbStorage implements Storage {
   #checkpointing: Promise<void> | null = null;
   /** A failed LMDB commit or checkpoint: nothing may be acknowledged after it. */
   #failure: Error | null = null;
+  readonly #unlock: () => void;
 
   constructor(options: LmdbStorageOptions) {
     mkdirSync(options.path, { recursive: true });
+    this.#unlock = lockDir(options.path); // one process per data directory (see dir-lock.ts)
     this.#path = options.path;
     this.#applyDelayMs = options.applyDelayMs ?? 20;
-    this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, noMetaSync: true, eventTurnBatching: false }); // see the class comment
+    try {
+      this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, noMetaSync: true, eventTurnBatching: false }); // see the class comment
+    } catch (err) {
+      this.#unlock();
+      throw err;
+    }
     for (const s of options.spaces ?? []) this.#db(s);
     const segmentBytes = options.checkpointBytes ?? WAL_DEFAULTS.segmentBytes;
     let opened: ReturnType<typeof WriteAheadLog.open>;
@@ -117,6 +125,7 @@ export class LmdbStorage implements Storage {
       });
     } catch (err) {
       void this.#root.close(); // a damaged log (WalDamagedError): the store does not open
+      this.#unlock();
       throw err;
     }
     const { wal, recovery } = opened;
@@ -286,5 +295,6 @@ export class LmdbStorage implements Storage {
     }
     await this.#wal.close();
     await this.#root.close();
+    this.#unlock();
   }
 }

@@ -1,0 +1,72 @@
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { CausewayError } from '../core/errors.js';
+
+/**
+ * One process per data directory. Two nodes started with the same id and data directory (a
+ * second `causeway node` by mistake, two containers on one volume) would both open the
+ * write-ahead log: the second's recovery cuts the first's segment at whatever record is being
+ * written and removes its spare segment, and acknowledged writes can be lost. So a store takes
+ * this lock before it opens anything.
+ *
+ * The lock is a file holding the owner's pid, created exclusively. A lock whose process no longer
+ * runs (kill -9, a power cut, a container whose pid is ours again) is stale and taken over. Node
+ * has no flock(2); this is the portable equivalent, and its one gap (a dead owner's pid reused by
+ * an unrelated process) ends in a refusal that says how to clear it, never in two owners.
+ */
+export const LOCK_FILE = 'LOCK';
+
+/** Whether process `pid` exists (signal 0 checks without sending anything). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
+  }
+}
+
+/** Takes the lock on `dir` (which must exist); returns the function that releases it. */
+export function lockDir(dir: string): () => void {
+  const file = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(file, 'wx', 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let text = '';
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        // removed meanwhile: try again
+      }
+      const owner = Number(text.trim());
+      // An empty or unreadable lock is a crash between create and write: stale as well.
+      if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && running(owner)) {
+        throw new CausewayError(
+          'conflict',
+          `data directory ${dir} is in use by process ${owner} (a node with this id already running?). Stop that process first; if it is not a Causeway node, delete ${file}`,
+        );
+      }
+      rmSync(file, { force: true });
+      continue;
+    }
+    try {
+      writeSync(fd, `${process.pid}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      try {
+        if (Number(readFileSync(file, 'utf8').trim()) === process.pid) rmSync(file, { force: true });
+      } catch {
+        // already gone
+      }
+    };
+  }
+  throw new CausewayError('conflict', `could not take the lock ${file}: another process keeps taking it`);
+}
