@@ -55,8 +55,9 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
   const opts = { ...KV_COAP_DEFAULTS, ...options };
   /**
    * One watch per observed key. A watch outlives its observers for a while (they come and go),
-   * but not forever: once no observer is left it ends at the key's next change, or when a new
-   * watch finds more watches than twice the observers (plus some slack) and sweeps. A
+   * but not forever: once no observer is left it ends at the key's next change, or at a sweep,
+   * which a new watch starts once watches outnumber twice the observers plus some slack (and
+   * twice what the last sweep left). A
    * registration the server refuses (a GET answered 4.04, the observer limit) leaves an
    * unobserved watch too; so watches stay within a bound however many keys clients probe. A watch
    * is kept for `watchGraceMs` after its last GET with Observe whatever the count: the server
@@ -69,8 +70,12 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
     watches.get(key)?.stop();
     watches.delete(key);
   };
+  // The next sweep waits until watches double again (a burst of probes within the grace period
+  // leaves nothing to sweep: sweeping on each of them would cost O(n) per request).
+  let sweepAt = SWEEP_SLACK;
   const sweep = (): void => {
     for (const key of [...watches.keys()]) if (unobserved(key)) unwatch(key);
+    sweepAt = Math.max(2 * server.observerCount() + SWEEP_SLACK, 2 * watches.size);
   };
 
   const handle = async (req: CoapRequest): Promise<CoapReply> => {
@@ -86,7 +91,7 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
             const w = watches.get(key);
             if (w) w.lastGet = performance.now();
             else {
-              if (watches.size >= 2 * server.observerCount() + SWEEP_SLACK) sweep();
+              if (watches.size >= Math.max(sweepAt, 2 * server.observerCount() + SWEEP_SLACK)) sweep();
               const stop = service.watch(key, () => {
                 if (unobserved(key)) unwatch(key);
                 else server.notifyObservers(`kv/${key}`);
