@@ -154,3 +154,51 @@ describe('three-node cluster', () => {
     await eventually(async () => /authentication failed/.test(n1.log), 5000, 'node1 logs the refused connection');
   });
 });
+
+// A peer that passed authentication but speaks another version of the protocol (or has a bug):
+// its malformed messages are dropped and logged, and the node stays up. Before, the core threw on
+// them inside the link's data handler, which ended the process.
+describe('a peer sending malformed messages', () => {
+  test('is logged and ignored; the node keeps serving and still applies its well-formed writes', async () => {
+    const c2 = await TestCluster.create(2);
+    let twin: PeerNetwork | undefined;
+    try {
+      await c2.start('node1');
+      const n1 = c2.node('node1');
+      // node2 is played by this process, with the cluster secret; node1 dials it.
+      twin = new PeerNetwork({
+        selfId: 'node2',
+        listenHost: '127.0.0.1',
+        listenPort: c2.node('node2').peerPort,
+        peers: [{ id: 'node1', host: '127.0.0.1', port: n1.peerPort }],
+        secret: c2.secret,
+        backoff: { initialMs: 50, maxMs: 200 },
+      });
+      const up = new Promise((r) => twin?.once('up', r));
+      await twin.start();
+      await up;
+      const bad = [
+        { type: 'gossip', about: 'everything' },
+        { type: 'write', write: { origin: 'node2', clock: 'one', lamport: 1, key: 'k', value: 1, deleted: false } },
+        { type: 'writes', writes: [null], reason: 'sync' },
+        { type: 'sync' },
+      ];
+      for (const m of bad) twin.send('node1', m);
+      const good = { type: 'write', write: { origin: 'node2', clock: { node1: 0, node2: 1 }, lamport: 1, key: 'from-twin', value: 'ok', deleted: false } };
+      twin.send('node1', good);
+      await eventually(async () => (await http('GET', `${n1.http}/v1/kv/from-twin`)).status === 200, 10_000, 'the well-formed write applied');
+      assert.equal(n1.proc?.exitCode, null, 'node1 is still running');
+      const messages = n1.log
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => String((JSON.parse(l) as { msg?: unknown }).msg));
+      for (const why of ['unknown message type "gossip"', 'write.clock: not an object', 'writes[0]: not an object', 'clock: not an object']) {
+        assert.ok(messages.includes(`dropped a malformed message from node2 (another version?): ${why}`), `logged: ${why}\n${messages.join('\n')}`);
+      }
+      assert.equal((await http('PUT', `${n1.http}/v1/kv/after-twin`, 1)).status, 200);
+    } finally {
+      await twin?.close();
+      await c2.stopAll();
+    }
+  });
+});

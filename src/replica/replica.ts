@@ -24,6 +24,8 @@ export interface ReplicaOptions {
   readonly tickMs: number;
   /** Most milliseconds peer input waits to share a commit with other input (0: next turn). */
   readonly peerBatchMs: number;
+  /** What is wrong with a peer message (null: nothing); such a message is dropped, not fed to the core. */
+  readonly checkMessage?: (msg: unknown) => string | null;
 }
 
 export const REPLICA_DEFAULTS: ReplicaOptions = Object.freeze({ tickMs: 10, peerBatchMs: 0 });
@@ -32,6 +34,8 @@ export interface ReplicaEvents<Event> {
   event: [Event];
   persisted: [{ ops: number; ms: number }];
   error: [Error];
+  /** A peer message dropped by `checkMessage`. */
+  rejected: [{ peer: NodeId; problem: string }];
 }
 
 /**
@@ -58,6 +62,11 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
   /** Why the node stopped serving, after a storage failure. */
   #failure: string | null = null;
   readonly #onMessage = (from: NodeId, msg: unknown): void => {
+    const problem = this.#opts.checkMessage?.(msg) ?? null;
+    if (problem !== null) {
+      this.emit('rejected', { peer: from, problem });
+      return;
+    }
     this.#core.receive(from, msg as Msg);
     this.#schedulePeer();
   };

@@ -1,0 +1,53 @@
+/**
+ * What is wrong with a message from a peer, or null when it has the shape of a CausalMsg. A peer
+ * passed authentication, so this is not about forgery: it is a node of another version, or a bug,
+ * whose message would otherwise throw inside the core (ending the process) or leave NaN in a
+ * clock. The runtime drops such a message and says why.
+ */
+export function causalMsgProblem(msg: unknown): string | null {
+  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return 'not an object';
+  const m = msg as Record<string, unknown>;
+  switch (m['type']) {
+    case 'write':
+      return writeProblem(m['write'], 'write');
+    case 'writes': {
+      const ws = m['writes'];
+      if (!Array.isArray(ws)) return 'writes: not an array';
+      if (m['reason'] !== 'sync' && m['reason'] !== 'batch') return 'reason: not "sync" or "batch"';
+      for (let i = 0; i < ws.length; i++) {
+        const p = writeProblem(ws[i], `writes[${i}]`);
+        if (p !== null) return p;
+      }
+      return null;
+    }
+    case 'sync':
+    case 'ack':
+      return clockProblem(m['clock'], 'clock');
+    default:
+      return `unknown message type ${JSON.stringify(m['type'])?.slice(0, 40) ?? 'undefined'}`;
+  }
+}
+
+function clockProblem(clock: unknown, where: string): string | null {
+  if (typeof clock !== 'object' || clock === null || Array.isArray(clock)) return `${where}: not an object`;
+  for (const k in clock) {
+    const v = (clock as Record<string, unknown>)[k];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return `${where}.${k}: not a non-negative integer`;
+  }
+  return null;
+}
+
+function writeProblem(w: unknown, where: string): string | null {
+  if (typeof w !== 'object' || w === null || Array.isArray(w)) return `${where}: not an object`;
+  const x = w as Record<string, unknown>;
+  if (typeof x['origin'] !== 'string' || x['origin'] === '') return `${where}.origin: not a node id`;
+  const c = clockProblem(x['clock'], `${where}.clock`);
+  if (c !== null) return c;
+  const seq = (x['clock'] as Record<string, unknown>)[x['origin']];
+  if (typeof seq !== 'number' || seq < 1) return `${where}.clock: no entry of at least 1 for its origin`;
+  if (typeof x['lamport'] !== 'number' || !Number.isSafeInteger(x['lamport']) || x['lamport'] < 0) return `${where}.lamport: not a non-negative integer`;
+  if (typeof x['key'] !== 'string') return `${where}.key: not a string`;
+  if (typeof x['deleted'] !== 'boolean') return `${where}.deleted: not a boolean`;
+  if (!('value' in x)) return `${where}.value: missing`;
+  return null;
+}
