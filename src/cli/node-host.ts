@@ -14,7 +14,7 @@ import { CoapServer } from '../transport/coap/server.js';
 import { mountAdminApi } from '../transport/http/admin-api.js';
 import { createHttpApi } from '../transport/http/http-api.js';
 import { mountKvCoap } from '../transport/kv-coap.js';
-import { causalMsgProblem } from '../protocols/causal/check-msg.js';
+import { causalMsgProblem, splitCausalMsg } from '../protocols/causal/check-msg.js';
 import { PeerNetwork, type PeerFault } from '../transport/peer/peer-network.js';
 import { CLUSTER_MODELS, type NodeConfig } from './node-config.js';
 
@@ -117,8 +117,9 @@ export class NodeHost implements KvService {
     net.on('down', (peer, reason, detail) => log.info({ peer, reason, detail }, 'peer link down'));
     net.on('auth-failed', (f) => log.warn(f, 'peer authentication failed: connection refused'));
     net.on('error', (err) => log.error({ err }, 'peer network error'));
-    const replica = new Replica(core, storage, net, { tickMs: TICK_MS, peerBatchMs: PEER_BATCH_MS, checkMessage: causalMsgProblem });
+    const replica = new Replica(core, storage, net, { tickMs: TICK_MS, peerBatchMs: PEER_BATCH_MS, checkMessage: causalMsgProblem, splitMessage: splitCausalMsg });
     replica.on('rejected', ({ peer, problem }) => log.warn({ peer, problem }, `dropped a malformed message from ${peer} (another version?): ${problem}`));
+    replica.on('dropped', ({ peer, problem }) => log.error({ peer, problem }, `could not send a message to ${peer}: ${problem}`));
     replica.on('event', (e) => {
       if (INFO_EVENTS.has(e.type)) log.info({ event: e.type }, formatEvent(e));
       else if (log.isLevelEnabled('debug')) log.debug({ event: e.type }, formatEvent(e));

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { isCausewayError } from '../core/errors.js';
 import type { NodeId, Ready } from '../core/protocol.js';
 import type { KvCore, KvOp, KvReply } from '../protocols/kv-types.js';
 import type { Storage } from '../storage/storage.js';
@@ -26,6 +27,8 @@ export interface ReplicaOptions {
   readonly peerBatchMs: number;
   /** What is wrong with a peer message (null: nothing); such a message is dropped, not fed to the core. */
   readonly checkMessage?: (msg: unknown) => string | null;
+  /** Parts of an outgoing message too large for one peer frame, in order (null: it cannot be split). */
+  readonly splitMessage?: (msg: unknown) => unknown[] | null;
 }
 
 export const REPLICA_DEFAULTS: ReplicaOptions = Object.freeze({ tickMs: 10, peerBatchMs: 0 });
@@ -36,6 +39,8 @@ export interface ReplicaEvents<Event> {
   error: [Error];
   /** A peer message dropped by `checkMessage`. */
   rejected: [{ peer: NodeId; problem: string }];
+  /** An outgoing message that could not be sent (and could not be split). */
+  dropped: [{ peer: NodeId; problem: string }];
 }
 
 /**
@@ -167,7 +172,7 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
 
   #execute(ready: Ready<Msg, KvReply, Event>, started: number): void {
     if (ready.persist.length > 0) this.emit('persisted', { ops: ready.persist.length, ms: performance.now() - started });
-    for (const m of ready.messages) this.#net.send(m.to, m.msg);
+    for (const m of ready.messages) this.#send(m.to, m.msg);
     for (const r of ready.replies) {
       const resolve = this.#pending.get(r.reqId);
       if (resolve) {
@@ -176,6 +181,22 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
       }
     }
     for (const e of ready.events) this.emit('event', e);
+  }
+
+  /**
+   * Sends one message. One too large for a peer frame (an anti-entropy reply of many big values)
+   * goes as the parts `splitMessage` makes of it, in order; a message that still cannot go is
+   * dropped and reported, as a lost message is: the protocol's repair sends it again. A send
+   * never stops the node.
+   */
+  #send(to: NodeId, msg: Msg): void {
+    try {
+      this.#net.send(to, msg);
+    } catch (err) {
+      const parts = isCausewayError(err) && err.code === 'too-large' ? (this.#opts.splitMessage?.(msg) as Msg[] | null | undefined) : null;
+      if (parts) for (const part of parts) this.#send(to, part);
+      else this.emit('dropped', { peer: to, problem: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   #applyBackpressure(): void {

@@ -2,7 +2,7 @@
 // message a core sends passes; a malformed one is named, so the runtime can drop it and say why.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { causalMsgProblem } from './check-msg.js';
+import { causalMsgProblem, splitCausalMsg } from './check-msg.js';
 import { CausalCore } from './core.js';
 
 test('every message the cores send passes: writes, batches, sync requests and replies, acks', () => {
@@ -58,4 +58,18 @@ test('malformed messages are named', () => {
   ];
   for (const [msg, want] of cases) assert.match(causalMsgProblem(msg) ?? 'passed', want, JSON.stringify(msg));
   assert.equal(causalMsgProblem({ type: 'write', write: w }), null);
+});
+
+test('a batch too large for a frame splits into halves, in order; other messages do not split', () => {
+  const w = (i: number): Record<string, unknown> => ({ origin: 'node1', clock: { node1: i }, lamport: i, key: `k${i}`, value: i, deleted: false });
+  const batch = { type: 'writes', writes: [1, 2, 3, 4, 5].map(w), reason: 'sync' };
+  const parts = splitCausalMsg(batch);
+  assert.deepEqual(parts, [
+    { type: 'writes', writes: [1, 2, 3].map(w), reason: 'sync' },
+    { type: 'writes', writes: [4, 5].map(w), reason: 'sync' },
+  ]);
+  for (const p of parts ?? []) assert.equal(causalMsgProblem(p), null);
+  assert.equal(splitCausalMsg({ type: 'writes', writes: [w(1)], reason: 'batch' }), null);
+  assert.equal(splitCausalMsg({ type: 'write', write: w(1) }), null);
+  assert.equal(splitCausalMsg({ type: 'ack', clock: { node1: 1 } }), null);
 });

@@ -1,3 +1,5 @@
+import type { CausalMsg } from './types.js';
+
 /**
  * What is wrong with a message from a peer, or null when it has the shape of a CausalMsg. A peer
  * passed authentication, so this is not about forgery: it is a node of another version, or a bug,
@@ -49,5 +51,22 @@ function writeProblem(w: unknown, where: string): string | null {
   if (typeof x['key'] !== 'string') return `${where}.key: not a string`;
   if (typeof x['deleted'] !== 'boolean') return `${where}.deleted: not a boolean`;
   if (!('value' in x)) return `${where}.value: missing`;
+  return null;
+}
+
+/**
+ * A message too large for one peer frame, as two that are each half of it: a batch of writes
+ * split in the middle (sent in order, the halves keep the batch's causal order). Null for a
+ * message that is not a batch of two or more writes.
+ */
+export function splitCausalMsg(msg: unknown): CausalMsg[] | null {
+  const m = msg as CausalMsg;
+  if (m.type === 'writes' && m.writes.length >= 2) {
+    const half = Math.ceil(m.writes.length / 2);
+    return [
+      { type: 'writes', writes: m.writes.slice(0, half), reason: m.reason },
+      { type: 'writes', writes: m.writes.slice(half), reason: m.reason },
+    ];
+  }
   return null;
 }
