@@ -38,7 +38,9 @@ export function registerNode(program: Command): void {
       } catch (err) {
         const msg = isCausewayError(err) ? err.detail : err instanceof Error ? err.message : String(err);
         log.fatal(`cannot start node: ${msg}`);
-        process.exitCode = 2;
+        // Exit now: what did start (the peer links, when the HTTP or CoAP port is taken) would
+        // otherwise keep a node running that clients cannot reach.
+        process.exit(2);
       }
     });
 }

@@ -31,11 +31,28 @@ function udpFree(port: number): Promise<boolean> {
   });
 }
 
+/*
+ * Ports for test nodes come from below the kernel's ephemeral range (32768-60999 on Linux), where
+ * any outgoing connection (a fetch, a peer link dialing) may take a port between our check and the
+ * node's bind: that race made a node of a test fail with EADDRINUSE now and then. Each test process
+ * walks its own window of ports, so test files running side by side do not pick the same ones.
+ */
+const PORT_LOW = 10_000;
+const PORT_WINDOW = 1000;
+const PORT_WINDOWS = 22; // 10000-31999
+const windowStart = PORT_LOW + (process.pid % PORT_WINDOWS) * PORT_WINDOW;
+let portCursor = Math.floor(Math.random() * PORT_WINDOW);
+
+function nextPortCandidate(): number {
+  portCursor = (portCursor + 1) % PORT_WINDOW;
+  return windowStart + portCursor;
+}
+
 /** A port free for both TCP and UDP right now. */
 export async function freePort(): Promise<number> {
   for (;;) {
-    const port = await tcpPort(0);
-    if (port !== null && (await udpFree(port))) return port;
+    const port = nextPortCandidate();
+    if (await portFree(port)) return port;
   }
 }
 
@@ -48,7 +65,7 @@ async function portFree(port: number): Promise<boolean> {
 export async function freePortRange(n: number): Promise<number> {
   for (;;) {
     const base = await freePort();
-    if (base + n > 65535) continue;
+    if (base + n > windowStart + PORT_WINDOW) continue;
     let ok = true;
     for (let i = 1; i < n && ok; i++) ok = await portFree(base + i);
     if (ok) return base;
