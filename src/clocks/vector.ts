@@ -59,6 +59,11 @@ export function increment(a: VectorClock, node: string): VectorClock {
   return { ...a, [node]: (a[node] ?? 0) + 1 };
 }
 
+/** Whether `v` can be a clock entry (or a Lamport stamp): a non-negative safe integer. */
+export function isCounter(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
+}
+
 export function get(a: VectorClock, node: string): number {
   return a[node] ?? 0;
 }

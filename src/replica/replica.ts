@@ -63,8 +63,7 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
   #timer: NodeJS.Timeout | undefined;
   readonly #paused = new Set<NodeId>();
   #stopped = false;
-  #failed = false;
-  /** Why the node stopped serving, after a storage failure. */
+  /** Why the node stopped serving, after a storage failure (null: it has not failed). */
   #failure: string | null = null;
   readonly #onMessage = (from: NodeId, msg: unknown): void => {
     const problem = this.#opts.checkMessage?.(msg) ?? null;
@@ -217,8 +216,7 @@ export class Replica<Msg, Event> extends EventEmitter<ReplicaEvents<Event>> {
 
   #fatal(err: unknown): void {
     // A failed commit means acknowledged state cannot be guaranteed: stop acknowledging.
-    if (this.#failed) return;
-    this.#failed = true;
+    if (this.#failure !== null) return;
     this.#stopped = true;
     const e = err instanceof Error ? err : new Error(String(err));
     // Reads are refused too: the state in memory may hold writes that never reached the disk.

@@ -109,22 +109,21 @@ export class LmdbStorage implements Storage {
     this.#unlock = lockDir(options.path); // one process per data directory (see dir-lock.ts)
     this.#path = options.path;
     this.#applyDelayMs = options.applyDelayMs ?? 20;
-    try {
-      this.#root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, noMetaSync: true, eventTurnBatching: false }); // see the class comment
-    } catch (err) {
-      this.#unlock();
-      throw err;
-    }
-    for (const s of options.spaces ?? []) this.#db(s);
     const segmentBytes = options.checkpointBytes ?? WAL_DEFAULTS.segmentBytes;
+    let root: RootDatabase | undefined;
     let opened: ReturnType<typeof WriteAheadLog.open>;
     try {
+      root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, noMetaSync: true, eventTurnBatching: false }); // see the class comment
+      this.#root = root;
+      for (const s of options.spaces ?? []) this.#db(s);
       opened = WriteAheadLog.open(join(options.path, 'wal'), {
         segmentBytes,
         prepareAfterBytes: Math.min(WAL_DEFAULTS.prepareAfterBytes, segmentBytes / 4),
       });
     } catch (err) {
-      void this.#root.close(); // a damaged log (WalDamagedError): the store does not open
+      // LMDB would not open, or the log is damaged (WalDamagedError): the store does not open,
+      // and the directory is free again.
+      void root?.close();
       this.#unlock();
       throw err;
     }

@@ -1,5 +1,5 @@
 import { CausewayError } from '../core/errors.js';
-import type { VectorClock } from '../clocks/vector.js';
+import { isCounter, type VectorClock } from '../clocks/vector.js';
 
 /**
  * The causal context token: a node's vector clock, sent to clients (HTTP header
@@ -26,7 +26,7 @@ export function decodeContext(token: string): VectorClock {
   }
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(parsed)) {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    if (!isCounter(v)) {
       throw new CausewayError('bad-request', `context token entry "${k}" must be a non-negative integer`);
     }
     out[k] = v;

@@ -31,10 +31,20 @@ export function checkKey(key: unknown, maxKeyBytes: number): string {
   return key;
 }
 
-/** Where a part of a value sits, for messages: `$`, `$.a`, `$[3]`, `$["a b"]`. */
-function pathOf(parent: string, step: string | number): string {
-  if (typeof step === 'number') return `${parent}[${step}]`;
-  return /^[A-Za-z_$][\w$]*$/.test(step) ? `${parent}.${step}` : `${parent}[${JSON.stringify(step)}]`;
+/** A part of a value being checked: its depth, and how it hangs from its container (for messages). */
+interface Part {
+  readonly v: unknown;
+  readonly depth: number;
+  readonly parent: Part | null;
+  readonly step: string | number;
+}
+
+/** Where a part sits, for messages: `$`, `$.a`, `$[3]`, `$["a b"]` (built only for an error). */
+function pathTo(p: Part): string {
+  if (p.parent === null) return '$';
+  const parent = pathTo(p.parent);
+  if (typeof p.step === 'number') return `${parent}[${p.step}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(p.step) ? `${parent}.${p.step}` : `${parent}[${JSON.stringify(p.step)}]`;
 }
 
 /**
@@ -43,13 +53,8 @@ function pathOf(parent: string, step: string | number): string {
  * overflow.
  */
 export function checkValue(value: unknown): void {
-  // Each entry: a part of the value, its depth, and how to name it (built only for an error).
-  const stack: { v: unknown; depth: number; parent: { path: () => string } | null; step: string | number | null }[] = [
-    { v: value, depth: 0, parent: null, step: null },
-  ];
-  const pathTo = (e: (typeof stack)[number]): string => (e.parent === null || e.step === null ? '$' : pathOf(e.parent.path(), e.step));
-  for (let e = stack.pop(); e !== undefined; e = stack.pop()) {
-    const here = e;
+  const stack: Part[] = [{ v: value, depth: 0, parent: null, step: '' }];
+  for (let here = stack.pop(); here !== undefined; here = stack.pop()) {
     const v = here.v;
     if (typeof v === 'string') {
       if (!wellFormed(v)) fail('bad-request', `value has a string with an unpaired UTF-16 surrogate at ${pathTo(here)}, which UTF-8 cannot carry`);
@@ -61,9 +66,9 @@ export function checkValue(value: unknown): void {
     }
     if (typeof v !== 'object' || v === null) continue;
     if (here.depth >= MAX_VALUE_DEPTH) fail('bad-request', `value is nested more than ${MAX_VALUE_DEPTH} levels deep (at ${pathTo(here)})`);
-    const self = { path: () => pathTo(here) };
+    const depth = here.depth + 1;
     if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], depth: here.depth + 1, parent: self, step: i });
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], depth, parent: here, step: i });
       continue;
     }
     const keys = Object.keys(v);
@@ -71,7 +76,7 @@ export function checkValue(value: unknown): void {
       const k = keys[i] as string;
       if (k === '__proto__') fail('bad-request', `value has the object key "__proto__" at ${pathTo(here)}, which the store cannot keep`);
       if (!wellFormed(k)) fail('bad-request', `value has an object key with an unpaired UTF-16 surrogate at ${pathTo(here)}, which UTF-8 cannot carry`);
-      stack.push({ v: (v as Record<string, unknown>)[k], depth: here.depth + 1, parent: self, step: k });
+      stack.push({ v: (v as Record<string, unknown>)[k], depth, parent: here, step: k });
     }
   }
 }

@@ -1,3 +1,4 @@
+import { isCounter } from '../../clocks/vector.js';
 import type { CausalMsg } from './types.js';
 
 /**
@@ -34,7 +35,7 @@ function clockProblem(clock: unknown, where: string): string | null {
   if (typeof clock !== 'object' || clock === null || Array.isArray(clock)) return `${where}: not an object`;
   for (const k in clock) {
     const v = (clock as Record<string, unknown>)[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return `${where}.${k}: not a non-negative integer`;
+    if (!isCounter(v)) return `${where}.${k}: not a non-negative integer`;
   }
   return null;
 }
@@ -47,7 +48,7 @@ function writeProblem(w: unknown, where: string): string | null {
   if (c !== null) return c;
   const seq = (x['clock'] as Record<string, unknown>)[x['origin']];
   if (typeof seq !== 'number' || seq < 1) return `${where}.clock: no entry of at least 1 for its origin`;
-  if (typeof x['lamport'] !== 'number' || !Number.isSafeInteger(x['lamport']) || x['lamport'] < 0) return `${where}.lamport: not a non-negative integer`;
+  if (!isCounter(x['lamport'])) return `${where}.lamport: not a non-negative integer`;
   if (typeof x['key'] !== 'string') return `${where}.key: not a string`;
   if (typeof x['deleted'] !== 'boolean') return `${where}.deleted: not a boolean`;
   if (!('value' in x)) return `${where}.value: missing`;
