@@ -10,7 +10,9 @@
  *
  * Options (environment): BENCH_SECONDS (per measurement, default 10), BENCH_SKIP_ETCD=1,
  * BENCH_PARTS (a subset of `puts,coap,lag`; default all), BENCH_LAG_RATE (puts/s for the lag
- * measurement when the 16-client rate was not measured in this run; default 600).
+ * measurement when the 16-client rate was not measured in this run; default 600),
+ * BENCH_UNSAFE_NO_FSYNC=1 (puts also on a second cluster with `unsafeNoFsync`: what the same
+ * nodes do when no write waits for the disk, a bound on what durability leaves room for).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -67,18 +69,21 @@ function killAll(procs: ChildProcess[]): Promise<void> {
   ).then(() => undefined);
 }
 
-async function startCauseway(dir: string): Promise<Target & { coap: number[] }> {
+const CAUSEWAY_NAME = 'causeway (causal)';
+const UNSAFE_NAME = 'causeway, no fsync (unsafe)';
+
+async function startCauseway(dir: string, unsafeNoFsync = false): Promise<Target & { coap: number[] }> {
   const nodes = [];
   for (let i = 1; i <= 3; i++) nodes.push({ id: `node${i}`, host: '127.0.0.1', httpPort: await freePort(), coapPort: await freePort(), peerPort: await freePort() });
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'cluster.json');
-  writeFileSync(config, JSON.stringify({ model: 'causal', secret: 'bench-secret-0123456789abcdef', dataDir: join(dir, 'data'), nodes }));
+  writeFileSync(config, JSON.stringify({ model: 'causal', secret: 'bench-secret-0123456789abcdef', dataDir: join(dir, 'data'), unsafeNoFsync, nodes }));
   const procs = nodes.map((n) => spawn(process.execPath, [...NODE_PROCESS_FLAGS, MAIN, 'node', '--id', n.id, '--config', config, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] }));
   const urls = nodes.map((n) => `http://127.0.0.1:${n.httpPort}`);
   await Promise.all(urls.map((u) => waitHttp(`${u}/v1/status`)));
   await sleep(1000); // peer links up
   return {
-    name: 'causeway (causal)',
+    name: unsafeNoFsync ? UNSAFE_NAME : CAUSEWAY_NAME,
     urls,
     coap: nodes.map((n) => n.coapPort),
     put: (n) => ({ method: 'PUT', path: `/v1/kv/k${n % KEYS}`, body: VALUE }),
@@ -98,6 +103,8 @@ async function startCeiling(): Promise<Target> {
     stop: () => killAll(procs),
   };
 }
+
+const ETCD_NAME = 'etcd 3-member';
 
 function etcdAvailable(): boolean {
   return spawnSync('etcd', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -120,7 +127,7 @@ async function startEtcd(dir: string): Promise<Target> {
   const b64 = (s: string): string => Buffer.from(s).toString('base64');
   const value = b64('v'.repeat(256));
   return {
-    name: 'etcd 3-member',
+    name: ETCD_NAME,
     urls,
     put: (n) => ({ method: 'POST', path: '/v3/kv/put', body: JSON.stringify({ key: b64(`k${n % KEYS}`), value }) }),
     stop: () => killAll(procs),
@@ -216,6 +223,7 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
   let coapPut: ClusterBenchResult['coapPut'];
   try {
     const targets: (() => Promise<Target>)[] = [() => startCauseway(join(dir, 'cw'))];
+    if (process.env['BENCH_UNSAFE_NO_FSYNC'] === '1' && PARTS.has('puts')) targets.push(() => startCauseway(join(dir, 'cw-unsafe'), true));
     if (!PARTS.has('puts')) console.error('BENCH_PARTS leaves out puts: no etcd comparison');
     else if (process.env['BENCH_SKIP_ETCD'] !== '1' && etcdAvailable()) targets.push(() => startEtcd(join(dir, 'etcd')));
     else console.error('etcd not installed (apt-get install etcd-server): skipping the comparison');
@@ -229,7 +237,7 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
           rows.push({ target: t.name, clients, putsPerSecond: Math.round(r.perSecond), p50Ms: round(r.p50Ms), p99Ms: round(r.p99Ms), errors: r.errors });
           console.error(`${t.name} ${clients} clients: ${Math.round(r.perSecond)} puts/s p50 ${round(r.p50Ms)} ms p99 ${round(r.p99Ms)} ms`);
         }
-        if ('coap' in t && PARTS.has('coap')) {
+        if (t.name === CAUSEWAY_NAME && PARTS.has('coap')) {
           const cp = await runLoad({
             host: '127.0.0.1', port: (t as Target & { coap: number[] }).coap[0] as number, method: 'PUT', path: ['kv', 'coap-bench'],
             payload: VALUE, contentFormat: 50, inFlight: 16, durationMs: SECONDS * 1000, warmupMs: 1000, sockets: 1, count: 0, ackTimeoutMs: 2000, maxRetransmit: 4,
@@ -237,7 +245,7 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
           coapPut = { inFlight: 16, perSecond: Math.round(cp.reqPerSec), p50Ms: round(cp.p50Us / 1000), p99Ms: round(cp.p99Us / 1000), errors: cp.errors, timeouts: cp.timeouts };
           console.error(`CoAP PUT /kv on node1, 16 in flight: ${coapPut.perSecond}/s p50 ${coapPut.p50Ms} ms p99 ${coapPut.p99Ms} ms`);
         }
-        if ('coap' in t && PARTS.has('lag')) {
+        if (t.name === CAUSEWAY_NAME && PARTS.has('lag')) {
           const at16 = rows.find((r) => r.target === t.name && r.clients === 16)?.putsPerSecond ?? 2 * Number(process.env['BENCH_LAG_RATE'] ?? 600);
           const l = await measureLag(t as Target & { coap: number[] }, Math.round(at16 / 2));
           lag = { ratePerSecond: Math.round(at16 / 2), p50Ms: round(l.p50Ms), p99Ms: round(l.p99Ms), samples: l.samples };
@@ -250,8 +258,8 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const cw = at16(rows, 'causeway');
-  const etcd = at16(rows, 'etcd');
+  const cw = at16(rows, CAUSEWAY_NAME);
+  const etcd = at16(rows, ETCD_NAME);
   const result: ClusterBenchResult = {
     seconds: SECONDS,
     rows,
@@ -267,9 +275,9 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
   return result;
 }
 
-/** Puts/s at 16 clients of the target whose name starts with `prefix`. */
-function at16(rows: ClusterBenchResult['rows'], prefix: string): number | undefined {
-  return rows.find((r) => r.target.startsWith(prefix) && r.clients === 16)?.putsPerSecond;
+/** Puts/s at 16 clients of the target named `name`. */
+function at16(rows: ClusterBenchResult['rows'], name: string): number | undefined {
+  return rows.find((r) => r.target === name && r.clients === 16)?.putsPerSecond;
 }
 
 function round(x: number): number {
@@ -280,8 +288,10 @@ export function clusterMarkdown(r: ClusterBenchResult): string {
   const lines = ['| target | clients | puts/s | p50 ms | p99 ms | errors |', '|---|---:|---:|---:|---:|---:|'];
   for (const row of r.rows) lines.push(`| ${row.target} | ${row.clients} | ${row.putsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.errors} |`);
   if (r.ratioAt16 !== undefined) lines.push('', `Causeway / etcd at 16 clients: ${r.ratioAt16}× (target ≥ 5×)`);
-  const cw = at16(r.rows, 'causeway');
-  const etcd = at16(r.rows, 'etcd');
+  const cw = at16(r.rows, CAUSEWAY_NAME);
+  const etcd = at16(r.rows, ETCD_NAME);
+  const unsafe = at16(r.rows, UNSAFE_NAME);
+  if (unsafe !== undefined && etcd !== undefined) lines.push('', `Without fsync (unsafe), the same nodes at 16 clients: ${unsafe} puts/s, ${round(unsafe / etcd)}× etcd.`);
   if (r.ceilingAt16 !== undefined && cw !== undefined) {
     const pct = (x: number): string => `${Math.round((100 * x) / (r.ceilingAt16 as number))} %`;
     lines.push(

@@ -21,6 +21,13 @@ export const clusterConfigSchema = z.object({
   dataDir: z.string().default('./data'),
   /** Address each node binds (defaults to its own host). */
   bind: z.string().optional(),
+  /**
+   * Acknowledge writes once they are in the operating system's page cache, without waiting for an
+   * fsync (as etcd's --unsafe-no-fsync). A killed process still loses nothing; a power cut or an OS
+   * crash can lose acknowledged writes. For slow flash storage in labs and for measuring what the
+   * disk costs; never for data that must survive.
+   */
+  unsafeNoFsync: z.boolean().default(false),
   nodes: z.array(nodeSpec).min(1),
 });
 export type ClusterConfig = z.infer<typeof clusterConfigSchema>;
@@ -32,6 +39,8 @@ export interface NodeConfig {
   readonly secret: string;
   readonly dataDir: string;
   readonly bind: string;
+  /** See clusterConfigSchema.unsafeNoFsync. */
+  readonly unsafeNoFsync: boolean;
   readonly self: NodeSpec;
   readonly nodes: readonly NodeSpec[];
 }
@@ -70,7 +79,8 @@ export function loadClusterConfig(path: string): ClusterConfig {
  * Configuration from the environment (Docker): CAUSEWAY_ID, CAUSEWAY_NODES
  * ("node1=host1,node2=host2,..."), CAUSEWAY_SECRET, and optionally CAUSEWAY_MODEL,
  * CAUSEWAY_DATA, CAUSEWAY_HTTP_PORT (5000), CAUSEWAY_COAP_PORT (5683), CAUSEWAY_PEER_PORT (7000),
- * CAUSEWAY_BIND (0.0.0.0). Every node uses the same ports on its own host.
+ * CAUSEWAY_BIND (0.0.0.0), CAUSEWAY_UNSAFE_NO_FSYNC (1 or true; see unsafeNoFsync). Every node
+ * uses the same ports on its own host.
  */
 export function clusterConfigFromEnv(env: NodeJS.ProcessEnv): ClusterConfig | undefined {
   if (!env['CAUSEWAY_NODES']) return undefined;
@@ -81,12 +91,18 @@ export function clusterConfigFromEnv(env: NodeJS.ProcessEnv): ClusterConfig | un
     if (!Number.isInteger(n)) throw new CausewayError('bad-request', `${name} must be an integer port, got "${v}"`);
     return n;
   };
+  const flag = (name: string): boolean => {
+    const v = (env[name] ?? '').toLowerCase();
+    if (v === '' || v === '0' || v === 'false') return false;
+    if (v === '1' || v === 'true') return true;
+    throw new CausewayError('bad-request', `${name} must be 1, true, 0 or false, got "${env[name] ?? ''}"`);
+  };
   const nodes = env['CAUSEWAY_NODES'].split(',').filter(Boolean).map((item) => {
     const [id, host] = item.split('=');
     return { id: id ?? '', host: host ?? id ?? '', httpPort: num('CAUSEWAY_HTTP_PORT', 5000), coapPort: num('CAUSEWAY_COAP_PORT', 5683), peerPort: num('CAUSEWAY_PEER_PORT', 7000) };
   });
   return parseClusterConfig(
-    { model: env['CAUSEWAY_MODEL'] ?? 'causal', secret: env['CAUSEWAY_SECRET'] ?? '', dataDir: env['CAUSEWAY_DATA'] ?? './data', bind: env['CAUSEWAY_BIND'] ?? '0.0.0.0', nodes },
+    { model: env['CAUSEWAY_MODEL'] ?? 'causal', secret: env['CAUSEWAY_SECRET'] ?? '', dataDir: env['CAUSEWAY_DATA'] ?? './data', bind: env['CAUSEWAY_BIND'] ?? '0.0.0.0', unsafeNoFsync: flag('CAUSEWAY_UNSAFE_NO_FSYNC'), nodes },
     'environment',
   );
 }
@@ -94,5 +110,5 @@ export function clusterConfigFromEnv(env: NodeJS.ProcessEnv): ClusterConfig | un
 export function nodeConfig(cluster: ClusterConfig, id: string): NodeConfig {
   const self = cluster.nodes.find((n) => n.id === id);
   if (!self) throw new CausewayError('bad-request', `node "${id}" is not in the cluster config (nodes: ${cluster.nodes.map((n) => n.id).join(', ')})`);
-  return { id, model: cluster.model, secret: cluster.secret, dataDir: cluster.dataDir, bind: cluster.bind ?? self.host, self, nodes: cluster.nodes };
+  return { id, model: cluster.model, secret: cluster.secret, dataDir: cluster.dataDir, bind: cluster.bind ?? self.host, unsafeNoFsync: cluster.unsafeNoFsync, self, nodes: cluster.nodes };
 }

@@ -101,7 +101,8 @@ export class NodeHost implements KvService {
   async #boot(): Promise<void> {
     const config = this.config;
     const log = this.#log;
-    const storage = new LmdbStorage({ path: join(config.dataDir, config.id) });
+    const storage = new LmdbStorage({ path: join(config.dataDir, config.id), fsync: !config.unsafeNoFsync });
+    if (config.unsafeNoFsync) log.warn('unsafeNoFsync: writes are acknowledged without an fsync; a power cut or an OS crash can lose acknowledged writes (a killed process loses none)');
     const core = CausalCore.restore(storage, { id: config.id, nodes: this.nodes, options: { contextWaitTicks: CONTEXT_WAIT_MS / TICK_MS } });
     const restored = core.status();
     log.info({ clock: restored.clock, keys: restored.keys, log: restored.logLength }, 'state restored from disk');

@@ -39,6 +39,12 @@ export interface LmdbStorageOptions {
   readonly checkpointBytes?: number;
   /** How long committed batches gather before LMDB gets them in one transaction. */
   readonly applyDelayMs?: number;
+  /**
+   * false: `sync` and `apply` do not wait for an fsync, and LMDB runs with MDB_NOSYNC (the
+   * cluster's `unsafeNoFsync`). Batches still reach the operating system at `commit`, so a killed
+   * process loses nothing; a power cut or an OS crash can lose what was acknowledged. Default true.
+   */
+  readonly fsync?: boolean;
 }
 
 interface Deferred {
@@ -81,6 +87,10 @@ function deferred(): Deferred {
  * whatever the log still holds into LMDB: replaying a batch LMDB already has rewrites the same
  * values, so replay from any earlier point ends in the same state. A clean `close` checkpoints and
  * leaves the log empty.
+ *
+ * With `fsync: false` (unsafe) nothing waits for the disk: `sync` returns at once and LMDB runs
+ * with MDB_NOSYNC. Every batch is still written to the log at `commit`, so the operating system
+ * holds it and a killed process loses nothing; a power cut or an OS crash can.
  */
 export class LmdbStorage implements Storage {
   readonly #root: RootDatabase;
@@ -95,6 +105,7 @@ export class LmdbStorage implements Storage {
   /** The last LMDB write issued: LMDB commits in order, so once it lands every earlier one has. */
   #lastWrite: Promise<unknown> = Promise.resolve();
   readonly #applyDelayMs: number;
+  readonly #fsync: boolean;
   /** Batches in the log, not yet handed to LMDB, and the promise their commits return. */
   #pending: (readonly StorageOp[])[] = [];
   #visible: Deferred | null = null;
@@ -109,11 +120,12 @@ export class LmdbStorage implements Storage {
     this.#unlock = lockDir(options.path); // one process per data directory (see dir-lock.ts)
     this.#path = options.path;
     this.#applyDelayMs = options.applyDelayMs ?? 20;
+    this.#fsync = options.fsync ?? true;
     const segmentBytes = options.checkpointBytes ?? WAL_DEFAULTS.segmentBytes;
     let root: RootDatabase | undefined;
     let opened: ReturnType<typeof WriteAheadLog.open>;
     try {
-      root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, noMetaSync: true, eventTurnBatching: false }); // see the class comment
+      root = open({ path: join(options.path, 'causeway.mdb'), maxDbs: 64, mapSize: options.mapSize ?? 256 * 1024 * 1024, overlappingSync: false, eventTurnBatching: false, ...(this.#fsync ? { noMetaSync: true } : { noSync: true }) }); // see the class comment
       this.#root = root;
       for (const s of options.spaces ?? []) this.#db(s);
       opened = WriteAheadLog.open(join(options.path, 'wal'), {
@@ -218,10 +230,11 @@ export class LmdbStorage implements Storage {
     );
   }
 
-  /** Makes every batch committed so far durable (one shared fdatasync of the log). */
+  /** Makes every batch committed so far durable (one shared fdatasync of the log; none without fsync). */
   async sync(): Promise<void> {
     if (this.#closed) throw new Error('storage is closed');
     if (this.#failure) throw this.#failure;
+    if (!this.#fsync) return;
     await this.#wal.sync();
     if (this.#failure) throw this.#failure;
   }
@@ -245,6 +258,7 @@ export class LmdbStorage implements Storage {
   }
 
   #syncLmdb(): Promise<void> {
+    if (!this.#fsync) return Promise.resolve();
     this.#lmdbSyncs++;
     return new Promise<void>((resolve, reject) => {
       // lmdb-js's env sync (mdb_env_sync on a worker thread when given a callback); untyped
@@ -274,6 +288,7 @@ export class LmdbStorage implements Storage {
       path: this.#path,
       entries,
       bytesOnDisk,
+      fsync: this.#fsync,
       batches: this.#batches,
       syncs: this.#wal.syncs + this.#lmdbSyncs,
       checkpoints: this.#checkpoints,

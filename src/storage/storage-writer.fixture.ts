@@ -2,11 +2,13 @@
 import { LmdbStorage } from './lmdb-storage.js';
 
 // A small checkpoint size (argv[3]) makes checkpoints run while the process is killed; a long
-// apply delay (argv[4]) keeps every batch out of LMDB, so only the write-ahead log has them.
+// apply delay (argv[4]) keeps every batch out of LMDB, so only the write-ahead log has them;
+// argv[5] `no-fsync` acknowledges without fsyncs (unsafeNoFsync).
 const s = new LmdbStorage({
   path: process.argv[2] as string,
   checkpointBytes: Number(process.argv[3] ?? 64 * 1024 * 1024),
   applyDelayMs: Number(process.argv[4] ?? 20),
+  fsync: process.argv[5] !== 'no-fsync',
 });
 let i = 0;
 // Bounded: stops by itself after 200,000 batches or 60 s, whichever comes first.

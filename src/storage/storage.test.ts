@@ -121,6 +121,34 @@ test('lmdb: batches acknowledged but never applied to LMDB come back from the lo
   rmSync(dir, { recursive: true, force: true });
 });
 
+// Without fsync (the cluster's unsafeNoFsync) a batch is acknowledged once the operating system has
+// it: a killed process still loses nothing acknowledged, and no fsync was made for it.
+test('lmdb with fsync: false: kill -9 loses no acknowledged batch', async () => {
+  const { dir, acked } = await killMidStream([String(16 * 1024), '20', 'no-fsync']);
+  const s = await assertAllAcked(dir, acked);
+  await s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('lmdb with fsync: false: sync makes no fsync, and the store says so', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'causeway-nofsync-'));
+  const s = new LmdbStorage({ path: dir, fsync: false });
+  for (let i = 0; i < 50; i++) {
+    await s.commit([{ kind: 'put', space: 'kv', key: `k${i}`, value: i }]);
+    await s.sync();
+  }
+  await s.apply([{ kind: 'put', space: 'kv', key: 'last', value: 50 }]);
+  assert.equal(s.stats().fsync, false);
+  assert.equal(s.stats().syncs, 0);
+  await s.close();
+  const again = new LmdbStorage({ path: dir });
+  assert.equal(again.stats().fsync, true);
+  assert.equal([...again.entries('kv')].length, 51);
+  assert.equal(again.get('kv', 'k49'), 49);
+  await again.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 // Group fsync: callers that ask for durability while a sync runs share the next one, and a sync
 // with nothing committed since the last one costs nothing.
 test('lmdb: commits are visible at once; concurrent syncs share fsyncs', async () => {

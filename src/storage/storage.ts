@@ -26,6 +26,8 @@ export interface StorageStats {
   readonly entries: Record<string, number>;
   readonly bytesOnDisk?: number;
   readonly batches: number;
+  /** false: writes are acknowledged without an fsync (lmdb with `fsync: false`: unsafe). */
+  readonly fsync?: boolean;
   /** fsyncs made (lmdb: of the write-ahead log, and of LMDB at checkpoints). */
   readonly syncs?: number;
   /** Checkpoints made since open (lmdb). */
