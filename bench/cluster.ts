@@ -11,8 +11,8 @@
  * Options (environment): BENCH_SECONDS (per measurement, default 10), BENCH_SKIP_ETCD=1,
  * BENCH_PARTS (a subset of `puts,coap,lag`; default all), BENCH_LAG_RATE (puts/s for the lag
  * measurement when the 16-client rate was not measured in this run; default 600),
- * BENCH_UNSAFE_NO_FSYNC=1 (puts also on a second cluster with `unsafeNoFsync`: what the same
- * nodes do when no write waits for the disk, a bound on what durability leaves room for).
+ * BENCH_UNSAFE_NO_FSYNC=0 (leaves out the puts on a second cluster with `unsafeNoFsync`: what
+ * the same nodes do when no write waits for the disk, a bound on what a durable cluster can do).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -223,7 +223,7 @@ export async function runClusterBench(outDir = 'bench/results'): Promise<Cluster
   let coapPut: ClusterBenchResult['coapPut'];
   try {
     const targets: (() => Promise<Target>)[] = [() => startCauseway(join(dir, 'cw'))];
-    if (process.env['BENCH_UNSAFE_NO_FSYNC'] === '1' && PARTS.has('puts')) targets.push(() => startCauseway(join(dir, 'cw-unsafe'), true));
+    if (process.env['BENCH_UNSAFE_NO_FSYNC'] !== '0' && PARTS.has('puts')) targets.push(() => startCauseway(join(dir, 'cw-unsafe'), true));
     if (!PARTS.has('puts')) console.error('BENCH_PARTS leaves out puts: no etcd comparison');
     else if (process.env['BENCH_SKIP_ETCD'] !== '1' && etcdAvailable()) targets.push(() => startEtcd(join(dir, 'etcd')));
     else console.error('etcd not installed (apt-get install etcd-server): skipping the comparison');
