@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Command } from 'commander';
-import { parseDuration, parsePercent, registerChaos, runChaos, type ChaosAction } from '../src/cli/chaos.js';
+import { spawnSync } from 'node:child_process';
+import { formatPercent, parseDuration, parsePercent, parseTimeout, registerChaos, runChaos, type ChaosAction } from '../src/cli/chaos.js';
+import { MAIN } from './support/cluster.js';
 import { mountAdminApi, type AdminTarget } from '../src/transport/http/admin-api.js';
 import type { PeerFault } from '../src/transport/peer/peer-network.js';
 
@@ -28,11 +30,15 @@ class FakeHost implements AdminTarget {
   healAll(): void {
     this.links.clear();
   }
-  async crash(): Promise<void> {
+  async crash(): Promise<boolean> {
+    const changed = this.running;
     this.running = false;
+    return changed;
   }
-  async restart(): Promise<void> {
+  async restart(): Promise<boolean> {
+    const changed = !this.running;
     this.running = true;
+    return changed;
   }
 }
 
@@ -92,6 +98,12 @@ test('durations and percentages', () => {
   assert.equal(parsePercent('0.25'), 0.25);
   assert.equal(parsePercent('100%'), 1);
   for (const bad of ['101%', '-1%', '2', 'lots', '10 %']) assert.throws(() => parsePercent(bad), /bad loss rate/, bad);
+  // --timeout: whole milliseconds, at least one (AbortSignal.timeout takes no fraction, and 0 always fails)
+  assert.equal(parseTimeout('10s'), 10_000);
+  assert.equal(parseTimeout('0.5ms'), 1);
+  assert.throws(() => parseTimeout('0'), /bad --timeout "0": at least 1ms/);
+  // A rate is shown as precisely as it was given: 0.001% is not "0%".
+  assert.deepEqual([formatPercent(0.1), formatPercent(0.00001), formatPercent(1 / 3)], ['10%', '0.001%', '33.3333%']);
 });
 
 test('partition A B sets the fault on both sides; --oneway only on A\'s outgoing link; heal A B clears both', async () => {
@@ -126,13 +138,45 @@ test('delay and loss apply to A\'s outgoing link to B and combine; status lists 
   assert.deepEqual(faultsOf('node1'), {});
 });
 
-test('crash and restart', async () => {
+test('crash and restart; doing either twice says nothing changed', async () => {
   const r = await chaos({ kind: 'crash', a: 'node2' });
   assert.equal(r.code, 0);
+  assert.equal(r.out, 'node2: node2 crashed (in-memory state lost)\n');
   assert.equal(hosts.get('node2')?.running, false);
+  assert.equal((await chaos({ kind: 'crash', a: 'node2' })).out, 'node2: already crashed: nothing changed\n');
   assert.match((await chaos({ kind: 'status' })).out, /node2: CRASHED; no faults/);
-  assert.equal((await chaos({ kind: 'restart', a: 'node2' })).code, 0);
+  const back = await chaos({ kind: 'restart', a: 'node2' });
+  assert.deepEqual([back.code, back.out], [0, 'node2: node2 restarted from disk\n']);
   assert.equal(hosts.get('node2')?.running, true);
+  assert.equal((await chaos({ kind: 'restart', a: 'node2' })).out, 'node2: already running: nothing changed\n');
+});
+
+test('a loss rate below 0.01% is set and shown as given', async () => {
+  const r = await chaos({ kind: 'loss', a: 'node1', b: 'node3', rate: parsePercent('0.001%') });
+  assert.equal(r.out, 'node1: node1 → node3 loses 0.001% of messages\n');
+  assert.match((await chaos({ kind: 'status' })).out, /node1: running; node3: loss 0\.001%\n/);
+  await chaos({ kind: 'loss', a: 'node1', b: 'node3', rate: 0 });
+  assert.deepEqual(faultsOf('node1'), {});
+});
+
+// Exit codes (src/cli/chaos.ts): 2 is bad usage, also when commander finds it (an unknown option
+// such as a negative duration, a missing argument, an unknown subcommand); 1 would read as "a node
+// refused". The same holds for every command (src/cli/main.ts).
+test('the causeway CLI: usage errors found by commander exit 2', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['chaos', 'delay', 'node1', 'node2', '-5ms', '--config', config], /unknown option '-5ms'/],
+    [['chaos', 'crash', '--config', config], /missing required argument 'a'/],
+    [['chaos', 'bogus'], /unknown command 'bogus'/],
+    [['chaos', 'status', '--config', config, '--timeout', '0'], /bad --timeout "0": at least 1ms/],
+    [['check', 'history.jsonl'], /required option '--model <model>' not specified/],
+  ];
+  for (const [args, re] of cases) {
+    const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 2, `causeway ${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+  }
+  assert.ok([...hosts.values()].every((h) => h.running && h.links.size === 0), 'nothing changed');
+  assert.equal(spawnSync(process.execPath, [MAIN, '--help'], { encoding: 'utf8' }).status, 0);
 });
 
 test('usage errors exit 2 with a clear message and change nothing', async () => {

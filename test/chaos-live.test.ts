@@ -5,7 +5,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_HEADER, callAdmin, signAdminRequest } from '../src/transport/http/admin-api.js';
@@ -100,4 +101,59 @@ test('partition, heal, crash and restart a running 3-node cluster through `cause
     assert.deepEqual(f.ok ? [f.body['running'], f.body['faults']] : f.error, [true, {}], `${n.id} unchanged`);
   }
   await waitFor('the post-refusal write to replicate', async () => (await readKey(n2, 'after')) === 'still-up', 10_000, logs);
+});
+
+// A crash and a restart that arrive together run one after the other: a restart that overlapped
+// the crash opened the store while the crash was still closing it, and the old store's close then
+// deleted the new one's lock and log segments (the node failed a few seconds later, and a second
+// process could open its directory). A restart that fails (its peer port taken) closes what it
+// opened, answers 503 naming the cause, and can be retried.
+test('chaos: a crash and a restart sent at once, and failed restarts, leave the node whole', { timeout: 60_000 }, async () => {
+  const secret = randomBytes(18).toString('base64url');
+  const sub = join(dir, 'race');
+  mkdirSync(sub);
+  const n: ClusterNodeSpec = { id: 'solo', host: '127.0.0.1', httpPort: await freePort(), coapPort: 0, peerPort: await freePort() };
+  const config = writeClusterConfig(sub, secret, [n]);
+  const proc = procs.start(n.id, config);
+  const logs = (): string => procs.log(n.id);
+  await waitFor('solo up', async () => (await httpJson(`${urlOf(n)}/v1/status`))?.status === 200, 20_000, logs);
+  for (let i = 0; i < 10; i++) assert.equal(await put(n, `k${i}`, i), 200);
+  const admin = (action: 'crash' | 'restart' | 'faults'): ReturnType<typeof callAdmin> =>
+    callAdmin(urlOf(n), action === 'faults' ? 'GET' : 'POST', action, action === 'faults' ? undefined : {}, { secret });
+
+  for (let round = 0; round < 3; round++) {
+    const [crash, restart] = await Promise.all([admin('crash'), admin('restart')]);
+    assert.deepEqual([crash.ok && crash.body['changed'], restart.ok && restart.body['changed']], [true, true], `round ${round}: ${JSON.stringify([crash, restart])}`);
+  }
+  const lock = join(sub, 'solo', 'LOCK');
+  assert.equal(readFileSync(lock, 'utf8').trim(), String(proc.pid), 'the running store holds its lock');
+  const twin = await runCli(['node', '--id', 'solo', '--config', config]);
+  assert.equal(twin.code, 2);
+  assert.match(twin.stdout + twin.stderr, /in use by process/);
+  await new Promise((r) => setTimeout(r, 5500)); // past the old stores' close, checkpoint and log housekeeping
+  for (let i = 10; i < 20; i++) assert.equal(await put(n, `k${i}`, i), 200, logs());
+
+  // Failed restarts: nothing stays open, and the answer says why.
+  assert.equal((await admin('crash')).ok, true);
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(n.peerPort, '127.0.0.1', r));
+  for (let i = 0; i < 3; i++) {
+    const r = await admin('restart');
+    assert.equal(r.ok, false);
+    assert.equal(r.status, 503);
+    assert.match(r.ok ? '' : r.error, /could not restart: .*EADDRINUSE/);
+  }
+  const open = readdirSync(`/proc/${proc.pid}/fd`).map((fd) => {
+    try {
+      return readlinkSync(`/proc/${proc.pid}/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  });
+  assert.deepEqual(open.filter((f) => f.includes(join(sub, 'solo'))), [], 'a crashed node after failed restarts holds no file of its store');
+  assert.equal(existsSync(lock), false, 'nor its lock');
+  await new Promise<void>((r) => blocker.close(() => r()));
+  const back = await admin('restart');
+  assert.equal(back.ok && back.body['changed'], true, JSON.stringify(back));
+  for (let i = 0; i < 20; i++) assert.equal(await readKey(n, `k${i}`), i);
 });

@@ -63,6 +63,18 @@ export function parseDuration(text: string): number {
   return ms;
 }
 
+/** A `--timeout`: a duration of at least 1 ms, in whole milliseconds (rounded up). */
+export function parseTimeout(text: string): number {
+  const ms = Math.ceil(parseDuration(text));
+  if (ms < 1) throw new CausewayError('bad-request', `bad --timeout "${text}": at least 1ms`);
+  return ms;
+}
+
+/** A loss rate as a percentage, as precise as it was given: 0.1 → "10%", 0.00001 → "0.001%". */
+export function formatPercent(rate: number): string {
+  return `${Number((rate * 100).toPrecision(6))}%`;
+}
+
 /** "10%", "0.5%", or a fraction "0.1" → a probability in [0, 1]. */
 export function parsePercent(text: string): number {
   const t = text.trim();
@@ -129,7 +141,7 @@ function plan(action: ChaosAction, config: ClusterConfig): Call[] {
     }
     case 'loss': {
       const [a, b] = pair(action.a, action.b);
-      const pct = `${Math.round(action.rate * 10_000) / 100}%`;
+      const pct = formatPercent(action.rate);
       return [{ node: a, method: 'POST', action: 'fault', body: { peer: b, lossRate: action.rate }, what: action.rate ? `${a} → ${b} loses ${pct} of messages` : `${a} → ${b} loss cleared` }];
     }
     case 'crash':
@@ -151,7 +163,7 @@ function describeFaults(body: Record<string, unknown>): string {
     if (f['partition']) bits.push('partitioned');
     if (f['oneway']) bits.push(`one-way drop ${String(f['oneway'])}`);
     if (f['delayMs']) bits.push(`delay ${String(f['delayMs'])} ms`);
-    if (f['lossRate']) bits.push(`loss ${Math.round(Number(f['lossRate']) * 10_000) / 100}%`);
+    if (f['lossRate']) bits.push(`loss ${formatPercent(Number(f['lossRate']))}`);
     return `${peer}: ${bits.join(', ')}`;
   });
   const state = body['running'] === false ? 'CRASHED' : 'running';
@@ -181,7 +193,9 @@ export async function runChaos(action: ChaosAction, options: ChaosOptions = {}, 
       io.err(`${c.node}: FAILED (${c.what}): ${r.error}\n`);
       continue;
     }
-    io.out(action.kind === 'status' ? `${c.node}: ${describeFaults(r.body)}\n` : `${c.node}: ${c.what}\n`);
+    // crash and restart say when there was nothing to do (the node was crashed, or running, already)
+    const unchanged = r.body['changed'] === false ? (action.kind === 'crash' ? 'already crashed: nothing changed' : 'already running: nothing changed') : null;
+    io.out(action.kind === 'status' ? `${c.node}: ${describeFaults(r.body)}\n` : `${c.node}: ${unchanged ?? c.what}\n`);
   }
   const code = failed > 0 ? 1 : 0;
   io.exit(code);
@@ -201,7 +215,7 @@ export function registerChaos(program: Command, io: ChaosIo = DEFAULT_IO): void 
     let timeoutMs: number;
     try {
       a = action();
-      timeoutMs = parseDuration(opts.timeout);
+      timeoutMs = parseTimeout(opts.timeout);
     } catch (e) {
       io.err(`causeway chaos: ${isCausewayError(e) ? e.detail : (e as Error).message}\n`);
       io.exit(2);

@@ -23,7 +23,13 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
   program
     .name('causeway')
     .description('A replicated key-value store and a laboratory for logical time.')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // A usage error (unknown command or option, missing argument) exits 2, as every command's own
+    // usage errors do: commander's 1 would read as a result (`check`: invalid; `chaos`: a node
+    // refused). Help and version still exit 0. Subcommands inherit this (they are added below).
+    .exitOverride((err) => {
+      if (err.exitCode !== 0) process.exit(2);
+    });
   const name = argv[2];
   const only = name !== undefined && Object.hasOwn(COMMANDS, name) ? [name] : Object.keys(COMMANDS);
   for (const n of only) (await (COMMANDS[n] as () => Promise<Register>)())(program);

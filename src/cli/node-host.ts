@@ -51,6 +51,8 @@ export class NodeHost implements KvService {
   #ports = { http: 0, coap: 0, peer: 0 };
   #stopFront: (() => Promise<void>) | null = null;
   #coap: CoapServer | null = null;
+  /** Crash, restart and stop run one at a time, each after the last has finished (see #serially). */
+  #transition: Promise<unknown> = Promise.resolve();
 
   constructor(config: NodeConfig, log: Logger) {
     if (!CLUSTER_MODELS.includes(config.model)) {
@@ -98,10 +100,26 @@ export class NodeHost implements KvService {
     );
   }
 
+  /**
+   * Opens the store and starts the engine. If any step fails, whatever was opened is closed again
+   * (the store and its directory lock, the peer listener), so a failed restart can be retried.
+   */
   async #boot(): Promise<void> {
     const config = this.config;
-    const log = this.#log;
     const storage = new LmdbStorage({ path: join(config.dataDir, config.id), fsync: !config.unsafeNoFsync });
+    const opened: { net?: PeerNetwork } = {};
+    try {
+      await this.#startEngine(storage, opened);
+    } catch (err) {
+      await opened.net?.close().catch(() => undefined);
+      await storage.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async #startEngine(storage: LmdbStorage, opened: { net?: PeerNetwork }): Promise<void> {
+    const config = this.config;
+    const log = this.#log;
     if (config.unsafeNoFsync) log.warn('unsafeNoFsync: writes are acknowledged without an fsync; a power cut or an OS crash can lose acknowledged writes (a killed process loses none)');
     const core = CausalCore.restore(storage, { id: config.id, nodes: this.nodes, options: { contextWaitTicks: CONTEXT_WAIT_MS / TICK_MS } });
     const restored = core.status();
@@ -114,6 +132,7 @@ export class NodeHost implements KvService {
       secret: config.secret,
       backoff: { initialMs: 100, maxMs: 1000 },
     });
+    opened.net = net;
     net.on('up', (peer) => log.info({ peer }, 'peer link up'));
     net.on('down', (peer, reason, detail) => log.info({ peer, reason, detail }, 'peer link down'));
     net.on('auth-failed', (f) => log.warn(f, 'peer authentication failed: connection refused'));
@@ -189,31 +208,57 @@ export class NodeHost implements KvService {
    * Chaos: crash the engine. Everything in memory (buffer, waiting operations, queued messages) is
    * lost; what was acknowledged is on disk. Front ends answer 503 until restart.
    */
-  async crash(): Promise<void> {
-    const e = this.#engine;
-    if (!e) return;
-    this.#engine = null;
-    this.#log.warn('crashed (chaos): in-memory state discarded');
-    await e.net.close();
-    await e.replica.stop();
-    await e.storage.close();
-  }
-
-  async restart(): Promise<void> {
-    if (this.#engine) return;
-    await this.#boot();
-    this.#log.warn('restarted (chaos) from disk');
-  }
-
-  async stop(): Promise<void> {
-    await this.#stopFront?.();
-    const e = this.#engine;
-    this.#engine = null;
-    if (e) {
-      await e.replica.stop();
+  crash(): Promise<boolean> {
+    return this.#serially(async () => {
+      const e = this.#engine;
+      if (!e) return false;
+      this.#engine = null;
+      this.#log.warn('crashed (chaos): in-memory state discarded');
       await e.net.close();
+      await e.replica.stop();
       await e.storage.close();
-    }
-    this.#log.info('stopped; data is on disk');
+      return true;
+    });
+  }
+
+  /** Chaos: restart a crashed engine from disk; false if it was running. */
+  restart(): Promise<boolean> {
+    return this.#serially(async () => {
+      if (this.#engine) return false;
+      try {
+        await this.#boot();
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        this.#log.error({ err }, `restart failed: ${why}`);
+        throw new CausewayError('unavailable', `${this.config.id} could not restart: ${why}; it stays crashed (try again once the cause is gone)`);
+      }
+      this.#log.warn('restarted (chaos) from disk');
+      return true;
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.#serially(async () => {
+      await this.#stopFront?.();
+      const e = this.#engine;
+      this.#engine = null;
+      if (e) {
+        await e.replica.stop();
+        await e.net.close();
+        await e.storage.close();
+      }
+      this.#log.info('stopped; data is on disk');
+    });
+  }
+
+  /**
+   * Runs `fn` once every crash, restart or stop asked for before it has finished. A restart that
+   * overlapped a crash would open the store while the crash was still closing it: the old store's
+   * close would then delete the new one's log segments under it.
+   */
+  #serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#transition.then(fn);
+    this.#transition = run.catch(() => undefined);
+    return run;
   }
 }

@@ -51,6 +51,23 @@ test('an empty lock, or one naming our own pid, is stale', () => {
   }
 });
 
+// The chaos crash/restart race: a store opened again in this process before the last one closed
+// would take over its own pid's lock, and the old one's release would then remove the new lock.
+test('one process cannot lock a directory twice, and an old release never frees a newer lock', () => {
+  const first = lockDir(dir);
+  assert.throws(
+    () => lockDir(dir),
+    (err: unknown) => isCausewayError(err) && err.code === 'conflict' && err.detail.includes('already open in this process'),
+  );
+  assert.throws(() => lockDir(join(dir, '.')), (err: unknown) => isCausewayError(err) && err.code === 'conflict');
+  first();
+  const second = lockDir(dir);
+  first(); // released before: changes nothing
+  assert.equal(readFileSync(lockFile, 'utf8').trim(), String(process.pid));
+  second();
+  assert.equal(existsSync(lockFile), false);
+});
+
 test('unlock leaves a lock another process has since taken', () => {
   const unlock = lockDir(dir);
   const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CausewayError } from '../core/errors.js';
 
 /**
@@ -10,7 +10,10 @@ import { CausewayError } from '../core/errors.js';
  * this lock before it opens anything.
  *
  * The lock is a file holding the owner's pid, created exclusively. A lock whose process no longer
- * runs (kill -9, a power cut, a container whose pid is ours again) is stale and taken over. Node
+ * runs (kill -9, a power cut, a container whose pid is ours again) is stale and taken over. One
+ * process may not hold a directory twice either (a store opened again before the last one
+ * closed): this process's own locks are kept in `held`, so a lock naming our pid is stale only
+ * when it is not one of them, and releasing an old lock never removes a newer one's file. Node
  * has no flock(2); this is the portable equivalent, and its one gap (a dead owner's pid reused by
  * an unrelated process) ends in a refusal that says how to clear it, never in two owners.
  */
@@ -26,9 +29,14 @@ function running(pid: number): boolean {
   }
 }
 
+/** Directories this process holds locked (resolved paths). */
+const held = new Set<string>();
+
 /** Takes the lock on `dir` (which must exist); returns the function that releases it. */
 export function lockDir(dir: string): () => void {
   const file = join(dir, LOCK_FILE);
+  const key = resolve(dir);
+  if (held.has(key)) throw new CausewayError('conflict', `data directory ${dir} is already open in this process (process ${process.pid}); close it first`);
   for (let attempt = 0; attempt < 2; attempt++) {
     let fd: number;
     try {
@@ -57,10 +65,12 @@ export function lockDir(dir: string): () => void {
     } finally {
       closeSync(fd);
     }
+    held.add(key);
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      held.delete(key);
       try {
         if (Number(readFileSync(file, 'utf8').trim()) === process.pid) rmSync(file, { force: true });
       } catch {

@@ -26,13 +26,17 @@ class FakeHost implements AdminTarget {
     this.calls.push('healAll');
     this.links.clear();
   }
-  async crash(): Promise<void> {
+  async crash(): Promise<boolean> {
     this.calls.push('crash');
+    const changed = this.running;
     this.running = false;
+    return changed;
   }
-  async restart(): Promise<void> {
+  async restart(): Promise<boolean> {
     this.calls.push('restart');
+    const changed = !this.running;
     this.running = true;
+    return changed;
   }
 }
 

@@ -35,8 +35,10 @@ export interface AdminTarget {
   readonly network: { fault(peer: string): PeerFault | null } | null;
   setFault(peer: string, fault: PeerFault | null): void;
   healAll(): void;
-  crash(): Promise<void>;
-  restart(): Promise<void>;
+  /** Resolves true if it crashed the node, false if it was crashed already. */
+  crash(): Promise<boolean>;
+  /** Resolves true if it restarted the node, false if it was running. */
+  restart(): Promise<boolean>;
 }
 
 export interface AdminApiOptions {
@@ -230,15 +232,13 @@ export function mountAdminApi(app: FastifyInstance, target: AdminTarget, options
 
       scope.post('/crash', async (req) => {
         parseBody(emptyBody, req.body);
-        const changed = target.running;
-        await target.crash();
+        const changed = await target.crash();
         return state({ changed });
       });
 
       scope.post('/restart', async (req) => {
         parseBody(emptyBody, req.body);
-        const changed = !target.running;
-        await target.restart();
+        const changed = await target.restart();
         return state({ changed });
       });
     },
