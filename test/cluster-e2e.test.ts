@@ -37,6 +37,17 @@ describe('three-node cluster', () => {
     }
   });
 
+  // The key "__proto__" is a key like any other, in the store and in POST /write's echo of it.
+  test('POST /write echoes a key named "__proto__" in its store', async () => {
+    const n1 = c.nodes[0]!;
+    const w = await http('POST', `${n1.http}/write`, { key: '__proto__', value: 'pv' });
+    assert.equal(w.status, 200);
+    const store = w.body['store'] as Record<string, unknown>;
+    assert.equal(Object.hasOwn(store, '__proto__'), true, JSON.stringify(store));
+    assert.equal(store['__proto__'], 'pv');
+    assert.equal((await http('GET', `${n1.http}/v1/kv/__proto__`)).body['value'], 'pv');
+  });
+
   test('bad input gets a 4xx JSON error and changes nothing', async () => {
     const n1 = c.node('node1');
     const before = (await http('GET', `${n1.http}/v1/status`)).body['clock'];
@@ -92,7 +103,12 @@ describe('three-node cluster', () => {
     assert.deepEqual(g.body['value'], { deep: [1, 2] });
     assert.equal(g.body['conflict'], false);
     const l = await http('GET', `${n2.http}/v1/kv?prefix=dir/&limit=10`);
-    assert.deepEqual(l.body['keys'], ['dir/a']);
+    assert.deepEqual(l.body, { keys: ['dir/a'] });
+    // A list cut short by its limit says so.
+    assert.equal((await http('PUT', `${n2.http}/v1/kv/dir/b`, 2)).status, 200);
+    assert.deepEqual((await http('GET', `${n2.http}/v1/kv?prefix=dir/&limit=1`)).body, { keys: ['dir/a'], truncated: true });
+    assert.deepEqual((await http('GET', `${n2.http}/v1/kv?prefix=dir/&limit=2`)).body, { keys: ['dir/a', 'dir/b'] });
+    assert.equal((await http('DELETE', `${n2.http}/v1/kv/dir/b`)).status, 200);
     const d = await http('DELETE', `${n2.http}/v1/kv/dir/a`);
     assert.equal(d.status, 200);
     assert.equal((await http('GET', `${n2.http}/v1/kv/dir/a`)).status, 404);

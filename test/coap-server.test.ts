@@ -100,6 +100,24 @@ test('ping, 4.04, unknown method 4.05, unknown critical option 4.02, elective ig
   await server.close();
 });
 
+// RFC 7252 §3.2: Uri-Path and Uri-Query are strings, UTF-8. Bytes that are not would decode to
+// U+FFFD, so different paths would name one resource: 4.00 with a diagnostic, CON and NON alike.
+test('a Uri-Path or Uri-Query that is not UTF-8 gets 4.00', async () => {
+  const { server, port } = await startServer([counter()]);
+  const peer = await rawPeer(port);
+  peer.send({ type: CON, code: GET, messageId: 20, token: tok('u'), options: [opt(11, Buffer.from([0x63, 0xff]))] });
+  let r = await peer.next();
+  assert.deepEqual([r.type, r.code, r.messageId, r.payload.toString()], [ACK, 0x80, 20, 'Uri-Path is not valid UTF-8']);
+  peer.send({ type: NON, code: GET, messageId: 21, token: tok('v'), options: [...path('counter'), opt(15, Buffer.from([0xed, 0xa0, 0x80]))] });
+  r = await peer.next();
+  assert.deepEqual([r.type, r.code, r.payload.toString()], [NON, 0x80, 'Uri-Query is not valid UTF-8']);
+  peer.send({ type: CON, code: GET, messageId: 22, token: tok('w'), options: path('counter') });
+  r = await peer.next();
+  assert.equal(r.code, 0x45, 'well-formed requests are still served');
+  await peer.close();
+  await server.close();
+});
+
 // RFC 7252 §4.2: a CON with a message format error is rejected with RST; malformed NON/ACK dropped
 test('malformed datagrams: CON → RST, others dropped, server keeps serving', async () => {
   const { server, port } = await startServer([counter()]);

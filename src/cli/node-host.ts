@@ -14,6 +14,7 @@ import { CoapServer } from '../transport/coap/server.js';
 import { mountAdminApi } from '../transport/http/admin-api.js';
 import { createHttpApi } from '../transport/http/http-api.js';
 import { mountKvCoap } from '../transport/kv-coap.js';
+import { WriteBudget } from '../transport/write-budget.js';
 import { causalMsgProblem, splitCausalMsg } from '../protocols/causal/check-msg.js';
 import { PeerNetwork, type PeerFault } from '../transport/peer/peer-network.js';
 import { CLUSTER_MODELS, type NodeConfig } from './node-config.js';
@@ -51,6 +52,8 @@ export class NodeHost implements KvService {
   #ports = { http: 0, coap: 0, peer: 0 };
   #stopFront: (() => Promise<void>) | null = null;
   #coap: CoapServer | null = null;
+  /** Client writes held at once over HTTP and CoAP together (write-budget.ts). */
+  readonly #writeBudget = new WriteBudget();
   /** Crash, restart and stop run one at a time, each after the last has finished (see #serially). */
   #transition: Promise<unknown> = Promise.resolve();
 
@@ -78,14 +81,14 @@ export class NodeHost implements KvService {
 
   async start(): Promise<void> {
     await this.#boot();
-    const http = createHttpApi(this);
+    const http = createHttpApi(this, { writeBudget: this.#writeBudget });
     mountAdminApi(http, this, { secret: this.config.secret });
     await http.listen({ host: this.config.bind, port: this.config.self.httpPort });
     const addr = http.server.address();
     this.#ports.http = typeof addr === 'object' && addr ? addr.port : this.config.self.httpPort;
     const coap = new CoapServer({ host: this.config.bind, port: this.config.self.coapPort, maxBodyBytes: 64 * 1024 });
     coap.on('error', (err: unknown) => this.#log.error({ err }, 'coap server error'));
-    const unmount = mountKvCoap(coap, this);
+    const unmount = mountKvCoap(coap, this, { writeBudget: this.#writeBudget });
     this.#coap = coap;
     this.#ports.coap = (await coap.listen()).port;
     this.#stopFront = async () => {
@@ -172,6 +175,8 @@ export class NodeHost implements KvService {
       faults: Object.fromEntries(this.#faults),
       // Keys with a change watch (CoAP Observe) and the CoAP observers behind them.
       watches: { keys: this.#watchers.size, coapObservers: this.#coap?.observerCount() ?? 0 },
+      // Estimated bytes of client writes in progress or waiting for their context, and refusals.
+      clientWrites: this.#writeBudget.stats(),
     };
   }
 

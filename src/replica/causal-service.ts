@@ -58,7 +58,8 @@ export class CausalService implements Omit<KvService, 'watch'> {
   }
 
   store(limit: number): { entries: Record<string, unknown>; truncated: boolean } {
-    const entries: Record<string, unknown> = {};
+    // No prototype: a key named "__proto__" is an entry like any other.
+    const entries: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     let n = 0;
     let truncated = false;
     // unsorted: this runs on every POST /write, and sorting the whole store each time would not pay

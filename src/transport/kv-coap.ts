@@ -6,11 +6,14 @@ import type { CoapReply, CoapRequest, CoapServer } from './coap/server.js';
 import { decodeContext, encodeContext } from './context-token.js';
 import { COAP_CODE } from './kv-coap-errors.js';
 import { checkKey, checkValue } from './kv-input.js';
+import { WriteBudget, writeCost } from './write-budget.js';
 
 export interface KvCoapOptions {
   readonly maxKeyBytes: number;
   /** How long a key's watch stays after a GET with Observe, observed or not (see mountKvCoap). */
   readonly watchGraceMs: number;
+  /** Client writes held at once, in bytes (shared with the node's other faces; see write-budget.ts). */
+  readonly writeBudget?: WriteBudget;
 }
 export const KV_COAP_DEFAULTS: KvCoapOptions = Object.freeze({ maxKeyBytes: 256, watchGraceMs: 30_000 });
 
@@ -53,6 +56,7 @@ function unwrap(r: KvReply): Extract<KvReply, { ok: true }> {
  */
 export function mountKvCoap(server: CoapServer, service: KvService, options: Partial<KvCoapOptions> = {}): () => void {
   const opts = { ...KV_COAP_DEFAULTS, ...options };
+  const budget = opts.writeBudget ?? new WriteBudget();
   /**
    * One watch per observed key. A watch outlives its observers for a while (they come and go),
    * but not forever: once no observer is left it ends at the key's next change, or at a sweep,
@@ -114,10 +118,14 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
           } catch {
             throw new CausewayError('invalid-json', 'payload is not valid JSON');
           }
-          checkValue(value);
-          const r = unwrap(await service.submit({ kind: 'put', key, value, ctx }));
-          if (r.kind !== 'put') throw new Error('protocol answered a put with ' + r.kind);
-          return json('2.04', { key, clock: r.clock, ctx: encodeContext(r.context) });
+          const release = budget.take(writeCost(req.payload.length, checkValue(value)));
+          try {
+            const r = unwrap(await service.submit({ kind: 'put', key, value, ctx }));
+            if (r.kind !== 'put') throw new Error('protocol answered a put with ' + r.kind);
+            return json('2.04', { key, clock: r.clock, ctx: encodeContext(r.context) });
+          } finally {
+            release();
+          }
         }
         case 'DELETE': {
           const r = unwrap(await service.submit({ kind: 'delete', key, ctx }));

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pack, unpack } from 'msgpackr';
 import { isCausewayError } from '../core/errors.js';
-import { checkKey, checkValue, MAX_VALUE_DEPTH } from './kv-input.js';
+import { checkKey, checkValue, MAX_VALUE_CONTAINERS, MAX_VALUE_DEPTH } from './kv-input.js';
 
 function refusal(f: () => unknown): { code: string; detail: string } {
   try {
@@ -71,4 +71,16 @@ test('keys: non-empty strings within the byte limit', () => {
   assert.equal(refusal(() => checkKey('', 256)).code, 'bad-request');
   assert.equal(refusal(() => checkKey(7, 256)).code, 'bad-request');
   assert.equal(refusal(() => checkKey('é'.repeat(129), 256)).code, 'key-too-long');
+});
+
+// Parsed, `[{},{},...]` takes some 60 bytes of memory per object: a value may hold at most
+// MAX_VALUE_CONTAINERS objects and arrays. checkValue returns how many it has (its cost).
+test('a value has at most MAX_VALUE_CONTAINERS objects and arrays; checkValue counts them', () => {
+  assert.equal(checkValue('text'), 0);
+  assert.equal(checkValue({ a: [1, { b: [] }] }), 4);
+  assert.equal(checkValue(Array.from({ length: MAX_VALUE_CONTAINERS - 1 }, () => ({}))), MAX_VALUE_CONTAINERS);
+  assert.throws(
+    () => checkValue(Array.from({ length: MAX_VALUE_CONTAINERS }, () => ({}))),
+    (err: unknown) => isCausewayError(err) && err.code === 'bad-request' && err.detail === `value has more than ${MAX_VALUE_CONTAINERS} objects and arrays (the next at $[${MAX_VALUE_CONTAINERS - 1}]); store such data as fewer, larger parts`,
+  );
 });

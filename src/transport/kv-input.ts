@@ -11,9 +11,13 @@ import { CausewayError } from '../core/errors.js';
  * - strings or object keys with an unpaired UTF-16 surrogate (JSON's `"\ud800"`): UTF-8 cannot
  *   carry them, so replicas would read U+FFFD where the origin reads the surrogate;
  * - numbers outside a 64-bit float's range (`1e400` parses to Infinity, which reads back as null);
- * - the object key `"__proto__"`, which the decoder renames to keep it off the prototype chain.
+ * - the object key `"__proto__"`, which the decoder renames to keep it off the prototype chain;
+ * - more than {@link MAX_VALUE_CONTAINERS} objects and arrays: parsed, `[{},{},...]` in 64 KiB
+ *   is 21,000 objects, some 1.3 MB of memory in every replica for each such value, and as much
+ *   work to encode and decode at every hop.
  */
 export const MAX_VALUE_DEPTH = 128;
+export const MAX_VALUE_CONTAINERS = 8192;
 
 /** A UTF-16 surrogate not part of a pair (with the `u` flag a pair reads as one code point). */
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -50,9 +54,10 @@ function pathTo(p: Part): string {
 /**
  * Throws a `bad-request` CausewayError naming the first part of a parsed JSON value the store
  * cannot keep as it is (see above). Iterative, so a value of any depth is refused, not a stack
- * overflow.
+ * overflow. Returns how many objects and arrays the value has (for its cost: write-budget.ts).
  */
-export function checkValue(value: unknown): void {
+export function checkValue(value: unknown): number {
+  let containers = 0;
   const stack: Part[] = [{ v: value, depth: 0, parent: null, step: '' }];
   for (let here = stack.pop(); here !== undefined; here = stack.pop()) {
     const v = here.v;
@@ -66,6 +71,7 @@ export function checkValue(value: unknown): void {
     }
     if (typeof v !== 'object' || v === null) continue;
     if (here.depth >= MAX_VALUE_DEPTH) fail('bad-request', `value is nested more than ${MAX_VALUE_DEPTH} levels deep (at ${pathTo(here)})`);
+    if (++containers > MAX_VALUE_CONTAINERS) fail('bad-request', `value has more than ${MAX_VALUE_CONTAINERS} objects and arrays (the next at ${pathTo(here)}); store such data as fewer, larger parts`);
     const depth = here.depth + 1;
     if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], depth, parent: here, step: i });
@@ -79,4 +85,5 @@ export function checkValue(value: unknown): void {
       stack.push({ v: (v as Record<string, unknown>)[k], depth, parent: here, step: k });
     }
   }
+  return containers;
 }

@@ -190,6 +190,16 @@ test('too many operations waiting for their context: overloaded', () => {
   assert.ok(served?.ok && served.kind === 'get' && served.value === 9);
 });
 
+// A context names entries the node must have applied first. A name the node has no entry for, even
+// one every object answers ("constructor", "toString"), is an entry at 0: the operation waits.
+test('a context naming "constructor" or "toString" waits like any unknown node', () => {
+  const c = new CausalCore({ id: 'node1', nodes });
+  c.submit({ kind: 'get', reqId: 1, key: 'x', ctx: { constructor: 5 } });
+  c.submit({ kind: 'get', reqId: 2, key: 'x', ctx: { toString: 1 } });
+  c.submit({ kind: 'get', reqId: 3, key: 'x', ctx: { node1: 0 } });
+  assert.deepEqual(c.ready().replies.map((r) => r.reqId), [3], 'only the context already covered is served');
+});
+
 // Sender-side repair: a write lost in transit with nothing depending on it is noticed by its
 // sender (the peer's acknowledged clock stays behind for repairAfterTicks) and sent again.
 test('a lost write with no dependants is re-sent once the peer stays behind', () => {

@@ -713,7 +713,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   }
 
   #covers(ctx: VectorClock): boolean {
-    for (const k in ctx) if ((ctx[k] ?? 0) > (this.#clock[k] ?? 0)) return false;
+    for (const k in ctx) {
+      // A client's token may name anything: "constructor" is not one of our entries (own or not).
+      const mine = this.#clock[k];
+      if ((ctx[k] ?? 0) > (typeof mine === 'number' ? mine : 0)) return false;
+    }
     return true;
   }
 

@@ -27,6 +27,7 @@ import dgram from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
+import { isUtf8 } from 'node:buffer';
 import {
   ACK,
   ACK_RANDOM_FACTOR,
@@ -573,6 +574,8 @@ export class CoapServer extends EventEmitter {
     let size1 = -1;
     let size2 = -1;
     let badOption = 0;
+    /** A Uri-Path or Uri-Query option that is not UTF-8 (RFC 7252 §3.2 strings), named for 4.00. */
+    let badString: string | null = null;
     let payloadStart = len;
     while (i < len) {
       const b = msg[i++]!;
@@ -610,12 +613,14 @@ export class CoapServer extends EventEmitter {
       switch (num) {
         case 11: {
           // Uri-Path
+          if (badString === null && !isUtf8(msg.subarray(vs, i))) badString = 'Uri-Path';
           const seg = msg.toString('utf8', vs, i);
           pathKey = path.length === 0 ? seg : pathKey + '/' + seg;
           path.push(seg);
           break;
         }
         case 15: // Uri-Query
+          if (badString === null && !isUtf8(msg.subarray(vs, i))) badString = 'Uri-Query';
           query.push(msg.toString('utf8', vs, i));
           break;
         case 12: // Content-Format (elective: a bad length is ignored)
@@ -677,6 +682,11 @@ export class CoapServer extends EventEmitter {
         this.#dedup.add(rinfo.address, rinfo.port, mid, null, this.#now);
         this.#rst(mid, rinfo); // a NON with an unrecognised critical option is rejected (§5.4.1)
       }
+      return;
+    }
+    if (badString !== null) {
+      // Decoding would turn each bad byte into U+FFFD: different paths would name one resource.
+      this.#finishRaw(msg, tkl, type, mid, rinfo, Code.BAD_REQUEST, `${badString} is not valid UTF-8`);
       return;
     }
     const method = METHODS[code];

@@ -7,6 +7,7 @@ import type { KvRequest, KvService } from '../../replica/kv-service.js';
 import { CONTEXT_HEADER, decodeContext, encodeContext } from '../context-token.js';
 import { HTTP_STATUS } from './error-table.js';
 import { checkKey as checkKeyBytes, checkValue } from '../kv-input.js';
+import { WriteBudget, writeCost } from '../write-budget.js';
 
 export interface HttpApiOptions {
   /** Longest key in UTF-8 bytes. */
@@ -17,6 +18,8 @@ export interface HttpApiOptions {
   readonly maxListLimit: number;
   /** Keys the report's POST /write echoes back as "store". */
   readonly storeEchoLimit: number;
+  /** Client writes held at once, in bytes (shared with the node's other faces; see write-budget.ts). */
+  readonly writeBudget?: WriteBudget;
 }
 
 export const HTTP_API_DEFAULTS: HttpApiOptions = Object.freeze({
@@ -59,6 +62,9 @@ function expectOk<K extends 'put' | 'delete' | 'get' | 'list'>(r: KvReply, kind:
 export function createHttpApi(service: KvService, options: Partial<HttpApiOptions> = {}): FastifyInstance {
   const opts: HttpApiOptions = { ...HTTP_API_DEFAULTS, ...options };
   const checkKey = (key: unknown): string => checkKeyBytes(key, opts.maxKeyBytes);
+  const budget = opts.writeBudget ?? new WriteBudget();
+  /** A write's cost: its body's length (as sent) and the objects and arrays of its value. */
+  const costOf = (req: FastifyRequest, containers: number): number => writeCost(Number(req.headers['content-length'] ?? 0) || opts.maxBodyBytes, containers);
   const app = Fastify({
     bodyLimit: opts.maxBodyBytes,
     logger: false,
@@ -126,8 +132,13 @@ export function createHttpApi(service: KvService, options: Partial<HttpApiOption
     }
     if (!('value' in (req.body as object))) fail('bad-request', 'field "value" is missing');
     const key = checkKey(parsed.data.key);
-    checkValue(parsed.data.value);
-    const r = expectOk(await submit(req, reply, { kind: 'put', key, value: parsed.data.value, ctx: contextOf(req) }), 'put');
+    const release = budget.take(costOf(req, checkValue(parsed.data.value)));
+    let r: OkReply<'put'>;
+    try {
+      r = expectOk(await submit(req, reply, { kind: 'put', key, value: parsed.data.value, ctx: contextOf(req) }), 'put');
+    } finally {
+      release();
+    }
     const store = service.store(opts.storeEchoLimit);
     return { status: 'written', clock: r.context, store: store.entries, ...(store.truncated ? { store_truncated: true } : {}) };
   });
@@ -145,9 +156,13 @@ export function createHttpApi(service: KvService, options: Partial<HttpApiOption
   app.put('/v1/kv/*', async (req, reply) => {
     const key = keyParam(req);
     if (req.body === undefined) fail('bad-request', 'request body must be the JSON value to store');
-    checkValue(req.body);
-    const r = expectOk(await submit(req, reply, { kind: 'put', key, value: req.body, ctx: contextOf(req) }), 'put');
-    return { key, clock: r.clock };
+    const release = budget.take(costOf(req, checkValue(req.body)));
+    try {
+      const r = expectOk(await submit(req, reply, { kind: 'put', key, value: req.body, ctx: contextOf(req) }), 'put');
+      return { key, clock: r.clock };
+    } finally {
+      release();
+    }
   });
 
   app.get('/v1/kv/*', async (req, reply) => {
@@ -170,8 +185,9 @@ export function createHttpApi(service: KvService, options: Partial<HttpApiOption
   app.get('/v1/kv', async (req, reply) => {
     const q = listQuery.safeParse(req.query ?? {});
     if (!q.success) fail('bad-request', `query "${String(q.error.issues[0]?.path[0] ?? 'limit')}": ${q.error.issues[0]?.message ?? 'invalid'} (limit is 1..${opts.maxListLimit})`);
-    const r = expectOk(await submit(req, reply, { kind: 'list', prefix: q.data.prefix, limit: q.data.limit, ctx: contextOf(req) }), 'list');
-    return { keys: r.keys };
+    // One key more than asked for tells whether the list was cut short.
+    const r = expectOk(await submit(req, reply, { kind: 'list', prefix: q.data.prefix, limit: q.data.limit + 1, ctx: contextOf(req) }), 'list');
+    return r.keys.length > q.data.limit ? { keys: r.keys.slice(0, q.data.limit), truncated: true } : { keys: r.keys };
   });
 
   app.get('/v1/status', async () => service.status());
