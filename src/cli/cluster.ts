@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { CausewayError, isCausewayError } from '../core/errors.js';
+import { lockOwner } from '../storage/dir-lock.js';
 import { CLUSTER_MODELS, MODELS, parseClusterConfig, type ClusterConfig, type Model } from './node-config.js';
 import { NODE_PROCESS_FLAGS } from './node-flags.js';
 
@@ -21,19 +23,40 @@ export interface ClusterCliOptions {
   peerPort: number;
 }
 
-/** The cluster config for a local cluster; an existing one under the data dir is reused (same secret, same ports). */
+/**
+ * The cluster config for a local cluster, written to the data dir. An existing one is reused (same
+ * secret; the ports given now), and checked first, before anything is written:
+ * - a cluster of another size is refused: a node added later would never receive the writes its
+ *   peers had already compacted out of their logs (there is no state transfer), and a node left
+ *   out would hold writes nobody else has;
+ * - a config that does not parse is refused rather than replaced (with it would go the secret);
+ * - a data dir whose nodes are running (their LOCK held) is refused: a second `causeway cluster`
+ *   would otherwise rewrite the running cluster's config before its nodes failed.
+ * Throws a CausewayError naming the problem.
+ */
 export function localClusterConfig(o: ClusterCliOptions): { config: ClusterConfig; path: string } {
   const dataDir = resolve(o.data);
   const path = join(dataDir, 'cluster.json');
-  mkdirSync(dataDir, { recursive: true });
   let secret = randomBytes(24).toString('base64url');
   if (existsSync(path)) {
+    let old: ClusterConfig;
     try {
-      const old = parseClusterConfig(JSON.parse(readFileSync(path, 'utf8')), path);
-      secret = old.secret;
-    } catch {
-      // unreadable old config: write a new one
+      old = parseClusterConfig(JSON.parse(readFileSync(path, 'utf8')), path);
+    } catch (e) {
+      const why = isCausewayError(e) ? e.detail : (e as Error).message;
+      throw new CausewayError('bad-request', `${path} is not a valid cluster config (${why}): fix it, or remove it to start a new cluster`);
     }
+    if (old.nodes.length !== o.nodes) {
+      throw new CausewayError(
+        'conflict',
+        `${dataDir} holds a ${old.nodes.length}-node cluster: use --nodes ${old.nodes.length}, or a new --data directory for a cluster of ${o.nodes} (a cluster does not grow or shrink: a new node would never get the writes already compacted away)`,
+      );
+    }
+    for (const n of old.nodes) {
+      const owner = lockOwner(join(old.dataDir, n.id));
+      if (owner !== null) throw new CausewayError('conflict', `a cluster is already running from ${dataDir} (${n.id} is process ${owner}): stop it first`);
+    }
+    secret = old.secret;
   }
   const nodes = Array.from({ length: o.nodes }, (_, i) => ({
     id: `node${i + 1}`,
@@ -43,7 +66,12 @@ export function localClusterConfig(o: ClusterCliOptions): { config: ClusterConfi
     peerPort: o.peerPort + i,
   }));
   const config = parseClusterConfig({ model: o.model, secret, dataDir, nodes }, path);
-  writeFileSync(path, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(path, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+  } catch (e) {
+    throw new CausewayError('conflict', `cannot write ${path}: ${(e as Error).message}`);
+  }
   return { config, path };
 }
 
@@ -56,7 +84,15 @@ function prefixLines(child: ChildProcess, name: string, width: number, color: nu
 }
 
 export async function runCluster(o: ClusterCliOptions): Promise<number> {
-  const { config, path } = localClusterConfig(o);
+  let local: { config: ClusterConfig; path: string };
+  try {
+    local = localClusterConfig(o);
+  } catch (e) {
+    if (!isCausewayError(e)) throw e;
+    console.error(`causeway cluster: ${e.detail}`);
+    return 2;
+  }
+  const { config, path } = local;
   const width = Math.max(...config.nodes.map((n) => n.id.length));
   console.log(`causeway cluster: ${config.nodes.length} nodes, model ${config.model}, data under ${config.dataDir}`);
   for (const n of config.nodes) {
@@ -64,7 +100,9 @@ export async function runCluster(o: ClusterCliOptions): Promise<number> {
   }
   console.log('Ctrl-C stops every node; data stays on disk and the next run resumes from it.');
   const children = config.nodes.map((n, i) => {
-    const child = spawn(process.execPath, [...NODE_PROCESS_FLAGS, MAIN, 'node', '--id', n.id, '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The IPC channel ties each node to this process: if it dies (even by kill -9), the channel
+    // closes and the node stops (node.ts), instead of running on without anyone to stop it.
+    const child = spawn(process.execPath, [...NODE_PROCESS_FLAGS, MAIN, 'node', '--id', n.id, '--config', path], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     prefixLines(child, n.id, width, COLORS[i % COLORS.length] as number, process.stdout.isTTY === true);
     return child;
   });

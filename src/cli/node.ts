@@ -35,6 +35,18 @@ export function registerNode(program: Command): void {
         };
         process.once('SIGINT', () => shutdown('SIGINT'));
         process.once('SIGTERM', () => shutdown('SIGTERM'));
+        // Started by `causeway cluster` (an IPC channel to it): when that process is gone, even
+        // killed with -9, the channel closes and this node stops too, rather than run on with no
+        // one to stop it and its output going nowhere (so output errors are ignored from then on).
+        if (process.channel) {
+          process.channel.unref();
+          process.once('disconnect', () => {
+            const ignore = (): void => undefined;
+            process.stdout.on('error', ignore);
+            process.stderr.on('error', ignore);
+            shutdown('the causeway cluster process is gone');
+          });
+        }
       } catch (err) {
         const msg = isCausewayError(err) ? err.detail : err instanceof Error ? err.message : String(err);
         log.fatal(`cannot start node: ${msg}`);

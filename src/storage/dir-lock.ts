@@ -29,6 +29,21 @@ function running(pid: number): boolean {
   }
 }
 
+/**
+ * The pid of the running process other than this one that holds `dir`'s lock, or null (no lock,
+ * a stale one, or ours). For a caller that must not touch a directory in use, before it does.
+ */
+export function lockOwner(dir: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, LOCK_FILE), 'utf8');
+  } catch {
+    return null;
+  }
+  const owner = Number(text.trim());
+  return Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && running(owner) ? owner : null;
+}
+
 /** Directories this process holds locked (resolved paths). */
 const held = new Set<string>();
 
