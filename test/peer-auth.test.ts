@@ -186,3 +186,46 @@ test('a hand-made client that knows the secret is accepted and replaces a stale 
     await closeAll([a, b]);
   }
 });
+
+// Holding connections open without authenticating needs no secret. With every handshake slot
+// taken that way, a newcomer closes the oldest pending connection once it has had its chance
+// (a real peer authenticates within milliseconds), so the real peer still gets in; and the
+// warning about full slots comes once a second at most, not once per connection.
+test('idle connections holding every handshake slot do not keep a real peer out; one warning a second at most', async () => {
+  const a = makeNet('a');
+  const b = makeNet('b', { maxPendingHandshakes: 4, handshakeTimeoutMs: 5000 });
+  const socks = new Set<Socket>();
+  let stop = false;
+  try {
+    const [sa, sb] = await startAll([a, b]);
+    const failures = collectFailures(b);
+    const started = Date.now();
+    // The attacker: 8 idle connections to b, each reopened 5 ms after b closes it.
+    const open = (): void => {
+      if (stop) return;
+      const s = connect({ host: HOST, port: sb!.spec.port });
+      socks.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        socks.delete(s);
+        setTimeout(open, 5);
+      });
+    };
+    for (let i = 0; i < 8; i++) open();
+    await new Promise((r) => setTimeout(r, 600));
+    a.setPeers([sa!.spec, sb!.spec]);
+    b.setPeers([sa!.spec, sb!.spec]);
+    await until(() => a.isConnected('b') && b.isConnected('a'), 'a and b linked while the idle connections go on', 5000);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(b.isConnected('a'), 'an open link is never evicted');
+    const warnings = failures.filter((f) => f.reason === 'too-many-pending');
+    const seconds = (Date.now() - started) / 1000;
+    assert.ok(warnings.length >= 1, 'full slots are reported');
+    assert.ok(warnings.length <= Math.ceil(seconds) + 1, `${warnings.length} warnings in ${seconds} s`);
+    assert.match(warnings[0]!.detail, /handshake slots full \(4\): \d+ connections refused and \d+ unauthenticated ones closed, oldest first/);
+  } finally {
+    stop = true;
+    for (const s of socks) s.destroy();
+    await closeAll([a, b]);
+  }
+});

@@ -32,6 +32,10 @@
  *    `delayMs` holds outgoing messages that long, keeping their order.
  *  - Garbage never crashes the process: a malformed or oversize frame closes that connection with
  *    an event. 'error' is emitted only if someone listens for it.
+ *  - Unauthenticated connections hold at most `maxPendingHandshakes` slots; when they are full,
+ *    the oldest pending one that has had 250 ms makes room for a newcomer, so connections held
+ *    open by someone without the secret cannot keep a real peer out. Full slots are reported as
+ *    one 'auth-failed' event a second at most.
  */
 import { EventEmitter } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -182,6 +186,9 @@ export type PeerNetworkEvents = {
 
 type LinkState = 'await-hello' | 'await-challenge' | 'await-auth' | 'await-welcome' | 'open' | 'closed';
 
+/** A pending connection this old may be closed to make room for a new one (see #onAccept). */
+const EVICT_AFTER_MS = 250;
+
 interface Link {
   readonly socket: Socket;
   readonly role: Role;
@@ -195,6 +202,8 @@ interface Link {
   heartbeatTimer: NodeJS.Timeout | null;
   lastRecv: number;
   lastSent: number;
+  /** When the connection was made (performance.now()). */
+  readonly since: number;
 }
 
 interface Delayed {
@@ -274,6 +283,8 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
   #peers = new Map<string, Peer>();
   #links = new Set<Link>();
   #pendingHandshakes = 0;
+  /** Connections turned away or evicted while handshake slots were full, not yet reported. */
+  #slotPressure = { refused: 0, evicted: 0, reportedAt: -Infinity };
   #server: Server | null = null;
   #started = false;
   #closing = false;
@@ -603,12 +614,41 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
     }
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     if (this.#pendingHandshakes >= this.#opts.maxPendingHandshakes) {
-      socket.destroy();
-      this.emit('auth-failed', { remote, peer: null, role: 'acceptor', reason: 'too-many-pending', detail: 'handshake slots full' });
-      return;
+      // Slots full: someone may be holding connections open without authenticating (no secret
+      // needed for that). A real peer authenticates within milliseconds, so the oldest pending
+      // connection, if it has had EVICT_AFTER_MS, makes room; a newcomer is turned away only when
+      // every slot is younger than that.
+      const oldest = this.#oldestPendingAcceptor();
+      if (oldest !== null && performance.now() - oldest.since >= EVICT_AFTER_MS) {
+        this.#slotPressure.evicted++;
+        this.#closeLink(oldest, 'closed', 'evicted: handshake slots full');
+      } else {
+        this.#slotPressure.refused++;
+        socket.destroy();
+        this.#reportSlotPressure(remote);
+        return;
+      }
+      this.#reportSlotPressure(remote);
     }
     const link = this.#newLink(socket, 'acceptor', remote);
     link.state = 'await-hello';
+  }
+
+  #oldestPendingAcceptor(): Link | null {
+    for (const l of this.#links) if (l.role === 'acceptor' && l.state !== 'open' && l.state !== 'closed') return l; // a Set keeps insertion order
+    return null;
+  }
+
+  /** One 'auth-failed' event a second at most while slots are full (each one would be a log line). */
+  #reportSlotPressure(remote: string): void {
+    const now = performance.now();
+    const sp = this.#slotPressure;
+    if (now - sp.reportedAt < 1000) return;
+    const detail = `handshake slots full (${this.#opts.maxPendingHandshakes}): ${sp.refused} connections refused and ${sp.evicted} unauthenticated ones closed, oldest first, since the last report`;
+    sp.reportedAt = now;
+    sp.refused = 0;
+    sp.evicted = 0;
+    this.emit('auth-failed', { remote, peer: null, role: 'acceptor', reason: 'too-many-pending', detail });
   }
 
   #newLink(socket: Socket, role: Role, remote: string): Link {
@@ -626,6 +666,7 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
       heartbeatTimer: null,
       lastRecv: now,
       lastSent: now,
+      since: now,
     };
     this.#links.add(link);
     this.#pendingHandshakes++;
