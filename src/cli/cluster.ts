@@ -53,7 +53,7 @@ export function localClusterConfig(o: ClusterCliOptions): { config: ClusterConfi
       );
     }
     for (const n of old.nodes) {
-      const owner = lockOwner(join(old.dataDir, n.id));
+      const owner = lockOwner(join(dataDir, n.id)); // where the nodes will run now (the directory may have moved)
       if (owner !== null) throw new CausewayError('conflict', `a cluster is already running from ${dataDir} (${n.id} is process ${owner}): stop it first`);
     }
     secret = old.secret;
