@@ -15,6 +15,7 @@ import { mountAdminApi } from '../transport/http/admin-api.js';
 import { createHttpApi } from '../transport/http/http-api.js';
 import { mountKvCoap } from '../transport/kv-coap.js';
 import { WriteBudget } from '../transport/write-budget.js';
+import { clientConnectionLimit } from './fd-limit.js';
 import { causalMsgProblem, splitCausalMsg } from '../protocols/causal/check-msg.js';
 import { PeerNetwork, type PeerFault } from '../transport/peer/peer-network.js';
 import { CLUSTER_MODELS, type NodeConfig } from './node-config.js';
@@ -22,6 +23,8 @@ import { CLUSTER_MODELS, type NodeConfig } from './node-config.js';
 /** Real time per protocol tick, and how long a request may wait for its causal context. */
 const TICK_MS = 10;
 const CONTEXT_WAIT_MS = 5000;
+/** An HTTP connection with no traffic for this long is closed (one that never sent a request, too). */
+const HTTP_IDLE_MS = 60_000;
 /** Peer input waits this long to share a disk commit (0: the next event-loop turn). */
 const PEER_BATCH_MS = Number(process.env['CAUSEWAY_PEER_BATCH_MS'] ?? 0);
 
@@ -82,6 +85,9 @@ export class NodeHost implements KvService {
   async start(): Promise<void> {
     await this.#boot();
     const http = createHttpApi(this, { writeBudget: this.#writeBudget });
+    // Connections beyond this are closed as they come (fd-limit.ts); a silent one goes after 60 s.
+    http.server.maxConnections = clientConnectionLimit();
+    http.server.setTimeout(HTTP_IDLE_MS);
     mountAdminApi(http, this, { secret: this.config.secret });
     await http.listen({ host: this.config.bind, port: this.config.self.httpPort });
     const addr = http.server.address();
