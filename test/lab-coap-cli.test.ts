@@ -45,6 +45,17 @@ test('a 4.xx answer exits 1; --content-format is sent', async () => {
   assert.match(d.stdout, /^4\.05 Method Not Allowed\n/);
 });
 
+test('a bad URI is bad usage: exit 2 naming it', async () => {
+  for (const [uri, msg] of [
+    ['http://127.0.0.1:5683/x', /^causeway coap: not a coap:\/\/ URI/],
+    ['coap://127.0.0.1:99999/x', /^causeway coap: bad port/],
+  ] as const) {
+    const r = await run(['coap', 'get', uri]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, msg);
+  }
+});
+
 test('observe --count 2 prints the registration and one notification', async () => {
   let putDone: Promise<unknown> | undefined;
   const r = await run(['coap', 'observe', `${base}/strong`, '--count', '2'], (all) => {

@@ -92,6 +92,20 @@ test('causeway sim: bad options exit 2 or are refused by the parser', () => {
   const r = spawnSync(process.execPath, [MAIN, 'sim', '--faults', 'meteor', '--ops', '10'], { encoding: 'utf8' });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /unknown fault "meteor"/);
+  // "all" and "none" stand alone (anything after "all" was ignored); a list names at least one fault
+  for (const [faults, msg] of [
+    ['all,bogus', /"all" stands alone/],
+    ['none,crash', /"none" stands alone/],
+    [',', /no fault named in ","/],
+  ] as const) {
+    const x = spawnSync(process.execPath, [MAIN, 'sim', '--faults', faults, '--ops', '10'], { encoding: 'utf8' });
+    assert.equal(x.status, 2, faults);
+    assert.match(x.stderr, msg);
+  }
+  // --history and --shiviz on one file: the second would overwrite the first
+  const same = spawnSync(process.execPath, [MAIN, 'sim', '--ops', '10', '--history', '/tmp/causeway-same.out', '--shiviz', '/tmp/./causeway-same.out'], { encoding: 'utf8' });
+  assert.equal(same.status, 2);
+  assert.match(same.stderr, /--history and --shiviz name the same file/);
 });
 
 test('causeway sim: an output file it cannot write is a clear error before the run, exit 2', () => {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { Rng } from '../core/rng.js';
 import { bruteForce, historyOf, loadHistory, propertySeed } from './fixtures.fixture.js';
 import { generateLinearizableHistory, generateSequentialHistory, makePhantomRead, makeStaleRead } from './generate.js';
-import { checkLinearizable } from './linearizable.js';
+import { byKey, checkLinearizable, linearizeKey, MEMO_WORDS } from './linearizable.js';
 import { arbitraryHistory } from './random-history.fixture.js';
 
 const SEED = propertySeed();
@@ -111,5 +111,37 @@ test('agrees with a brute-force search on small arbitrary histories', () => {
       assert.equal(v.valid, bruteForce(h.ops, 'linearizable'));
     }),
     { seed: SEED, numRuns: 400 },
+  );
+});
+
+// Lowe's memo copies the whole linearized set at each step: n/32 words per step on a key with n
+// operations, so 128k operations one after another on one key took 2.3 GB. The memo holds at most
+// MEMO_WORDS; beyond it the search goes on without it, and stays exact.
+test('the memo stays within its budget, and the search is exact without it', () => {
+  const events: Parameters<typeof hist>[0] = [];
+  for (let i = 0; i < 40_000; i++) {
+    const put = i % 2 === 0;
+    const v = put ? i : i - 1;
+    events.push({ process: 0, type: 'invoke', f: put ? 'put' : 'get', key: 'k', value: v, time: 2 * i, node: 'n1' });
+    events.push({ process: 0, type: 'ok', f: put ? 'put' : 'get', key: 'k', value: v, time: 2 * i + 1, node: 'n1' });
+  }
+  const ops = [...byKey(hist(events).ops).values()][0]!;
+  const small = 1_000_000;
+  const r = linearizeKey(ops, 10_000_000, small);
+  assert.equal(r.kind, 'ok');
+  assert.ok(r.memoWords <= small, `memo ${r.memoWords} words`);
+  assert.ok(40_000 * Math.ceil(40_000 / 32) > small, 'this history would need more than the budget');
+  assert.ok(MEMO_WORDS <= 32 * 1024 * 1024);
+  fc.assert(
+    fc.property(arbitraryHistory, (evs) => {
+      const h = hist(evs);
+      for (const list of byKey(h.ops).values()) {
+        const withMemo = linearizeKey(list, 1_000_000);
+        const without = linearizeKey(list, 1_000_000, 0);
+        assert.equal(without.memoWords, 0);
+        if (withMemo.kind !== 'budget' && without.kind !== 'budget') assert.equal(without.kind, withMemo.kind);
+      }
+    }),
+    { seed: SEED, numRuns: 200 },
   );
 });

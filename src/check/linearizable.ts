@@ -23,6 +23,15 @@ export interface LinearizableOptions {
 
 export const LINEARIZABLE_DEFAULTS: Readonly<LinearizableOptions> = Object.freeze({ maxSteps: 10_000_000 });
 
+/**
+ * Words of linearized-set bitsets Lowe's memo may hold for one key (32M words: 128 MiB). Each
+ * entry copies the whole set, so a key with n operations costs n/32 words per step: 128k
+ * operations on one key, even one after another, took 2.3 GB. The memo only prunes repeated
+ * configurations; past this budget the search goes on without adding to it, still exact, and the
+ * step budget bounds its time.
+ */
+export const MEMO_WORDS = 32 * 1024 * 1024;
+
 interface Entry {
   readonly call: boolean;
   /** Index into the key's operation list. */
@@ -35,10 +44,11 @@ interface Entry {
   next: Entry | null;
 }
 
+/** `memoWords`: words of bitsets the memo held at the end (at most the `memoWords` budget). */
 export type KeyResult =
-  | { readonly kind: 'ok'; readonly steps: number; readonly order: readonly Operation[] }
-  | { readonly kind: 'fail'; readonly steps: number; readonly prefix: readonly Operation[]; readonly blocked: Operation; readonly state: string }
-  | { readonly kind: 'budget'; readonly steps: number };
+  | { readonly kind: 'ok'; readonly steps: number; readonly memoWords: number; readonly order: readonly Operation[] }
+  | { readonly kind: 'fail'; readonly steps: number; readonly memoWords: number; readonly prefix: readonly Operation[]; readonly blocked: Operation; readonly state: string }
+  | { readonly kind: 'budget'; readonly steps: number; readonly memoWords: number };
 
 /** Interns values of one key as small integers; 0 is "absent" (null). */
 class ValueTable {
@@ -60,7 +70,7 @@ class ValueTable {
  * Searches for a linearization of the operations on one key (all must share the key). Gets must be
  * ok; puts and deletes may be info.
  */
-export function linearizeKey(ops: readonly Operation[], maxSteps: number): KeyResult {
+export function linearizeKey(ops: readonly Operation[], maxSteps: number, memoWords = MEMO_WORDS): KeyResult {
   const n = ops.length;
   const values = new ValueTable();
   // effect[i]: for writes the value id written; for gets the value id that must be read.
@@ -91,6 +101,7 @@ export function linearizeKey(ops: readonly Operation[], maxSteps: number): KeyRe
   for (let i = 0; i < n; i++) zobrist[i] = rng.nextU32();
   let linHash = 0;
   const cache = new Map<number, { bits: Uint32Array; state: number }[]>();
+  let memoLeft = memoWords;
   const seen = (state: number): boolean => {
     const h = (linHash ^ Math.imul(state + 1, 0x9e3779b1)) >>> 0;
     const bucket = cache.get(h);
@@ -100,8 +111,12 @@ export function linearizeKey(ops: readonly Operation[], maxSteps: number): KeyRe
         for (let w = 0; w < words; w++) if (b.bits[w] !== lin[w]) continue outer;
         return true;
       }
-      bucket.push({ bits: lin.slice(), state });
-    } else cache.set(h, [{ bits: lin.slice(), state }]);
+    }
+    if (memoLeft >= words) {
+      memoLeft -= words;
+      if (bucket) bucket.push({ bits: lin.slice(), state });
+      else cache.set(h, [{ bits: lin.slice(), state }]);
+    }
     return false;
   };
 
@@ -111,7 +126,7 @@ export function linearizeKey(ops: readonly Operation[], maxSteps: number): KeyRe
   let best: { prefix: number[]; blocked: number; state: number } | null = null;
   let entry = head.next;
   while (entry !== null) {
-    if (++steps > maxSteps) return { kind: 'budget', steps };
+    if (++steps > maxSteps) return { kind: 'budget', steps, memoWords: memoWords - memoLeft };
     const i = entry.op;
     if (entry.call) {
       const e = effect[i] as number;
@@ -149,6 +164,7 @@ export function linearizeKey(ops: readonly Operation[], maxSteps: number): KeyRe
       return {
         kind: 'fail',
         steps,
+        memoWords: memoWords - memoLeft,
         prefix: b.prefix.map((k) => ops[k] as Operation),
         blocked: ops[b.blocked] as Operation,
         state: values.names[b.state] as string,
@@ -166,7 +182,7 @@ export function linearizeKey(ops: readonly Operation[], maxSteps: number): KeyRe
     linHash ^= zobrist[c.op] as number;
     entry = c.next;
   }
-  return { kind: 'ok', steps, order: calls.map((c) => ops[c.entry.op] as Operation) };
+  return { kind: 'ok', steps, memoWords: memoWords - memoLeft, order: calls.map((c) => ops[c.entry.op] as Operation) };
 }
 
 /** Groups operations by key, in key order. Gets whose outcome is unknown are already absent. */

@@ -1,7 +1,9 @@
 /**
  * `causeway coap get|put|delete|observe URI`: a small general CoAP client on our engine.
- * Exit status: 0 for a 2.xx response, 1 for any other code or a transport error.
+ * Exit status: 0 for a 2.xx response, 1 for any other code or a transport error, 2 for bad usage
+ * (a bad URI or option).
  */
+import { isCausewayError } from '../core/errors.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { CoapClient, CoapTimeoutError, Opt, type CoapMethod, type CoapResponse } from '../transport/coap/index.js';
 import { parseIntOption } from './lab.js';
@@ -50,6 +52,12 @@ interface CommonOpts {
 }
 
 function fail(e: unknown, uri: string): void {
+  if (isCausewayError(e) && e.code === 'bad-request') {
+    // bad usage (a URI that is not coap://, a bad port or percent-encoding): exit 2, as elsewhere
+    console.error(`causeway coap: ${e.detail}`);
+    process.exitCode = 2;
+    return;
+  }
   if (e instanceof CoapTimeoutError) console.error(`causeway: no response from ${uri}: ${e.detail}`);
   else console.error(`causeway: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;

@@ -4,6 +4,7 @@
  * request. A failing run prints the one-line command that replays it and exits 1.
  */
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import { serializeHistory } from '../check/index.js';
@@ -58,6 +59,11 @@ function progressBar(): { update: (p: SimProgress) => void; done: () => void } {
 function run(o: SimCliOptions): void {
   const seed = o.seed ?? randomInt(0, 0xffffffff);
   // An output file that cannot be written is found now, not after a long run.
+  if (o.history !== undefined && o.shiviz !== undefined && resolve(o.history) === resolve(o.shiviz)) {
+    console.error(`causeway sim: --history and --shiviz name the same file (${o.history}); give each its own`);
+    process.exitCode = 2;
+    return;
+  }
   for (const [flag, file] of [['--history', o.history], ['--shiviz', o.shiviz]] as const) {
     if (file === undefined) continue;
     try {

@@ -59,12 +59,13 @@ export function parseFaults(list: string): FaultKind[] {
   for (const part of s.split(',')) {
     const p = part.trim();
     if (p === '') continue;
-    if (p === 'all') return [...FAULT_KINDS];
+    if (p === 'all' || p === 'none') throw new CausewayError('bad-request', `"${p}" stands alone: use --faults ${p}, or a list of ${FAULT_KINDS.join(', ')}`);
     if (!(FAULT_KINDS as readonly string[]).includes(p)) {
       throw new CausewayError('bad-request', `unknown fault "${p}" (expected all, none, or a list of ${FAULT_KINDS.join(', ')})`);
     }
     want.add(p);
   }
+  if (want.size === 0) throw new CausewayError('bad-request', `no fault named in "${list}" (expected all, none, or a list of ${FAULT_KINDS.join(', ')})`);
   return FAULT_KINDS.filter((f) => want.has(f));
 }
 
