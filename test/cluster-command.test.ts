@@ -12,15 +12,27 @@ import { eventually, freePortRange, http, MAIN } from './support/cluster.js';
 const dir = mkdtempSync(join(tmpdir(), 'causeway-cmd-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Command lines of the processes whose parent is `pid` (Linux /proc). */
-function childCommandLines(pid: number): string[][] {
-  const out: string[][] = [];
+/** Pids of the processes whose parent is `pid` (Linux /proc). */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter((a) => a !== ''));
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** Command lines of the processes whose parent is `pid`. */
+function childCommandLines(pid: number): string[][] {
+  const out: string[][] = [];
+  for (const child of childPids(pid)) {
+    try {
+      out.push(readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0').filter((a) => a !== ''));
     } catch {
       // the process ended meanwhile
     }
@@ -155,18 +167,3 @@ test('cluster: a second run on a running cluster is refused; kill -9 of the clus
     p.kill('SIGKILL');
   }
 });
-
-/** Pids of the processes whose parent is `pid` (Linux /proc). */
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
-}

@@ -116,17 +116,15 @@ export class NodeHost implements KvService {
   async #boot(): Promise<void> {
     const config = this.config;
     const storage = new LmdbStorage({ path: join(config.dataDir, config.id), fsync: !config.unsafeNoFsync });
-    const opened: { net?: PeerNetwork } = {};
     try {
-      await this.#startEngine(storage, opened);
+      await this.#startEngine(storage);
     } catch (err) {
-      await opened.net?.close().catch(() => undefined);
       await storage.close().catch(() => undefined);
       throw err;
     }
   }
 
-  async #startEngine(storage: LmdbStorage, opened: { net?: PeerNetwork }): Promise<void> {
+  async #startEngine(storage: LmdbStorage): Promise<void> {
     const config = this.config;
     const log = this.#log;
     if (config.unsafeNoFsync) log.warn('unsafeNoFsync: writes are acknowledged without an fsync; a power cut or an OS crash can lose acknowledged writes (a killed process loses none)');
@@ -141,7 +139,6 @@ export class NodeHost implements KvService {
       secret: config.secret,
       backoff: { initialMs: 100, maxMs: 1000 },
     });
-    opened.net = net;
     net.on('up', (peer) => log.info({ peer }, 'peer link up'));
     net.on('down', (peer, reason, detail) => log.info({ peer, reason, detail }, 'peer link down'));
     net.on('auth-failed', (f) => log.warn(f, 'peer authentication failed: connection refused'));
@@ -160,7 +157,12 @@ export class NodeHost implements KvService {
     replica.on('error', (err) => log.fatal({ err }, 'storage failure: the node stops acknowledging writes'));
     const service = new CausalService(replica, core, storage, this.nodes, (peer) => ({ ...net.stats(peer) }));
     for (const [peer, fault] of this.#faults) net.setFault(peer, fault);
-    this.#ports.peer = (await net.start()).port;
+    try {
+      this.#ports.peer = (await net.start()).port;
+    } catch (err) {
+      await net.close().catch(() => undefined); // its dials to peers may have begun
+      throw err;
+    }
     replica.start();
     this.#engine = { storage, core, net, replica, service };
   }

@@ -29,19 +29,22 @@ function running(pid: number): boolean {
   }
 }
 
+/** The live owner a lock file's text names: a running process other than this one, or null. */
+function liveOwner(text: string): number | null {
+  const owner = Number(text.trim());
+  return Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && running(owner) ? owner : null;
+}
+
 /**
  * The pid of the running process other than this one that holds `dir`'s lock, or null (no lock,
  * a stale one, or ours). For a caller that must not touch a directory in use, before it does.
  */
 export function lockOwner(dir: string): number | null {
-  let text: string;
   try {
-    text = readFileSync(join(dir, LOCK_FILE), 'utf8');
+    return liveOwner(readFileSync(join(dir, LOCK_FILE), 'utf8'));
   } catch {
     return null;
   }
-  const owner = Number(text.trim());
-  return Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && running(owner) ? owner : null;
 }
 
 /** Directories this process holds locked (resolved paths). */
@@ -64,9 +67,9 @@ export function lockDir(dir: string): () => void {
       } catch {
         // removed meanwhile: try again
       }
-      const owner = Number(text.trim());
       // An empty or unreadable lock is a crash between create and write: stale as well.
-      if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && running(owner)) {
+      const owner = liveOwner(text);
+      if (owner !== null) {
         throw new CausewayError(
           'conflict',
           `data directory ${dir} is in use by process ${owner} (a node with this id already running?). Stop that process first; if it is not a Causeway node, delete ${file}`,

@@ -61,9 +61,8 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
    * One watch per observed key. A watch outlives its observers for a while (they come and go),
    * but not forever: once no observer is left it ends at the key's next change, or at a sweep,
    * which a new watch starts once watches outnumber twice the observers plus some slack (and
-   * twice what the last sweep left). A
-   * registration the server refuses (a GET answered 4.04, the observer limit) leaves an
-   * unobserved watch too; so watches stay within a bound however many keys clients probe. A watch
+   * twice what the last sweep left). A registration the server refuses (a GET answered 4.04, the
+   * observer limit) leaves an unobserved watch too; so watches stay within a bound however many keys clients probe. A watch
    * is kept for `watchGraceMs` after its last GET with Observe whatever the count: the server
    * registers the observer only once the handler has answered, which may wait for a context.
    */
@@ -118,14 +117,9 @@ export function mountKvCoap(server: CoapServer, service: KvService, options: Par
           } catch {
             throw new CausewayError('invalid-json', 'payload is not valid JSON');
           }
-          const release = budget.take(writeCost(req.payload.length, checkValue(value)));
-          try {
-            const r = unwrap(await service.submit({ kind: 'put', key, value, ctx }));
-            if (r.kind !== 'put') throw new Error('protocol answered a put with ' + r.kind);
-            return json('2.04', { key, clock: r.clock, ctx: encodeContext(r.context) });
-          } finally {
-            release();
-          }
+          const r = await budget.run(writeCost(req.payload.length, checkValue(value)), async () => unwrap(await service.submit({ kind: 'put', key, value, ctx })));
+          if (r.kind !== 'put') throw new Error('protocol answered a put with ' + r.kind);
+          return json('2.04', { key, clock: r.clock, ctx: encodeContext(r.context) });
         }
         case 'DELETE': {
           const r = unwrap(await service.submit({ kind: 'delete', key, ctx }));

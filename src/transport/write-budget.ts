@@ -62,6 +62,16 @@ export class WriteBudget {
     };
   }
 
+  /** Runs `write` with `cost` reserved (see `take`), giving it back however `write` ends. */
+  async run<T>(cost: number, write: () => Promise<T>): Promise<T> {
+    const release = this.take(cost);
+    try {
+      return await write();
+    } finally {
+      release();
+    }
+  }
+
   stats(): { usedBytes: number; limitBytes: number; refused: number } {
     return { usedBytes: this.#used, limitBytes: this.limitBytes, refused: this.#refused };
   }

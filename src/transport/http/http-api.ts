@@ -132,13 +132,9 @@ export function createHttpApi(service: KvService, options: Partial<HttpApiOption
     }
     if (!('value' in (req.body as object))) fail('bad-request', 'field "value" is missing');
     const key = checkKey(parsed.data.key);
-    const release = budget.take(costOf(req, checkValue(parsed.data.value)));
-    let r: OkReply<'put'>;
-    try {
-      r = expectOk(await submit(req, reply, { kind: 'put', key, value: parsed.data.value, ctx: contextOf(req) }), 'put');
-    } finally {
-      release();
-    }
+    const r = await budget.run(costOf(req, checkValue(parsed.data.value)), async () =>
+      expectOk(await submit(req, reply, { kind: 'put', key, value: parsed.data.value, ctx: contextOf(req) }), 'put'),
+    );
     const store = service.store(opts.storeEchoLimit);
     return { status: 'written', clock: r.context, store: store.entries, ...(store.truncated ? { store_truncated: true } : {}) };
   });
@@ -156,13 +152,8 @@ export function createHttpApi(service: KvService, options: Partial<HttpApiOption
   app.put('/v1/kv/*', async (req, reply) => {
     const key = keyParam(req);
     if (req.body === undefined) fail('bad-request', 'request body must be the JSON value to store');
-    const release = budget.take(costOf(req, checkValue(req.body)));
-    try {
-      const r = expectOk(await submit(req, reply, { kind: 'put', key, value: req.body, ctx: contextOf(req) }), 'put');
-      return { key, clock: r.clock };
-    } finally {
-      release();
-    }
+    const r = await budget.run(costOf(req, checkValue(req.body)), async () => expectOk(await submit(req, reply, { kind: 'put', key, value: req.body, ctx: contextOf(req) }), 'put'));
+    return { key, clock: r.clock };
   });
 
   app.get('/v1/kv/*', async (req, reply) => {

@@ -33,8 +33,9 @@
  *  - Garbage never crashes the process: a malformed or oversize frame closes that connection with
  *    an event. 'error' is emitted only if someone listens for it.
  *  - Unauthenticated connections hold at most `maxPendingHandshakes` slots; when they are full,
- *    the oldest pending one that has had 250 ms makes room for a newcomer, so connections held
- *    open by someone without the secret cannot keep a real peer out. Full slots are reported as
+ *    a pending one makes room for a newcomer: the oldest that has sent nothing, else the oldest
+ *    that has had 250 ms. So connections held open by someone without the secret cannot keep a
+ *    real peer out, which says hello at once. Full slots are reported as
  *    one 'auth-failed' event a second at most.
  */
 import { EventEmitter } from 'node:events';
@@ -615,28 +616,36 @@ export class PeerNetwork extends EventEmitter<PeerNetworkEvents> {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     if (this.#pendingHandshakes >= this.#opts.maxPendingHandshakes) {
       // Slots full: someone may be holding connections open without authenticating (no secret
-      // needed for that). A real peer authenticates within milliseconds, so the oldest pending
-      // connection, if it has had EVICT_AFTER_MS, makes room; a newcomer is turned away only when
-      // every slot is younger than that.
-      const oldest = this.#oldestPendingAcceptor();
-      if (oldest !== null && performance.now() - oldest.since >= EVICT_AFTER_MS) {
+      // needed for that). A real peer sends its hello at once and authenticates within
+      // milliseconds, so a pending connection makes room for the newcomer: the oldest that has
+      // sent nothing at all, else the oldest that has had EVICT_AFTER_MS. A newcomer is turned
+      // away only when every slot is younger than that and has spoken.
+      const victim = this.#evictable(performance.now());
+      const evict = victim !== null;
+      if (victim !== null) {
         this.#slotPressure.evicted++;
-        this.#closeLink(oldest, 'closed', 'evicted: handshake slots full');
+        this.#closeLink(victim, 'closed', 'evicted: handshake slots full');
       } else {
         this.#slotPressure.refused++;
         socket.destroy();
-        this.#reportSlotPressure(remote);
-        return;
       }
       this.#reportSlotPressure(remote);
+      if (!evict) return;
     }
     const link = this.#newLink(socket, 'acceptor', remote);
     link.state = 'await-hello';
   }
 
-  #oldestPendingAcceptor(): Link | null {
-    for (const l of this.#links) if (l.role === 'acceptor' && l.state !== 'open' && l.state !== 'closed') return l; // a Set keeps insertion order
-    return null;
+  /** The pending accepted connection to close for a newcomer (see #onAccept), or null. */
+  #evictable(now: number): Link | null {
+    let oldest: Link | null = null;
+    for (const l of this.#links) {
+      // a Set keeps insertion order: the first found is the oldest
+      if (l.role !== 'acceptor' || l.state === 'open' || l.state === 'closed') continue;
+      if (l.lastRecv === l.since) return l; // silent since it connected
+      oldest ??= l;
+    }
+    return oldest !== null && now - oldest.since >= EVICT_AFTER_MS ? oldest : null;
   }
 
   /** One 'auth-failed' event a second at most while slots are full (each one would be a log line). */
