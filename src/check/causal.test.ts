@@ -108,13 +108,16 @@ test('random: a read turned stale within its own session breaks read-your-writes
   assert.ok(caught > 5, `only ${caught} corruptions were possible`);
 });
 
-// The two representations of the causal order (per-process vector clocks, the bit matrix) must
-// give identical verdicts: on every fixture, and on random histories with info writes whose reads
-// are corrupted to return other values of the same key (valid and invalid ones alike).
-test('clock and matrix causal orders give the same verdicts', () => {
+// The two representations of the causal order (per-process vector clocks, the bit matrix), and the
+// two ways of testing reads (one candidate per session chain, every write of the key), must give
+// identical verdicts: on every fixture, and on random histories with info writes whose reads are
+// corrupted to return other values of the same key or null (valid and invalid ones alike).
+test('clock and matrix causal orders, chain and scan read tests, give the same verdicts', () => {
   const both = (h: History, what: string): Verdict => {
     const c = checkCausal(h, { order: 'clocks' });
     assert.deepEqual(c, checkCausal(h, { order: 'matrix' }), `${what} (seed ${SEED})`);
+    assert.deepEqual(c, checkCausal(h, { order: 'clocks', reads: 'scan' }), `${what}, scan (seed ${SEED})`);
+    assert.deepEqual(c, checkCausal(h, { order: 'matrix', reads: 'scan' }), `${what}, matrix scan (seed ${SEED})`);
     return c;
   };
   for (const f of readdirSync(historyPath('causal')).filter((x) => x.endsWith('.jsonl'))) both(loadHistory(`causal/${f}`), f);
