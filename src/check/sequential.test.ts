@@ -94,3 +94,36 @@ test('agrees with a brute-force search on small arbitrary histories', () => {
     { seed: SEED, numRuns: 400 },
   );
 });
+
+// The memo kept one copy of the search state per state visited: a 100k-operation simulator history
+// with hundreds of info writes took 1.5 GB before the budget ran out. It holds at most its word
+// budget (MEMO_WORDS by default); beyond it the search goes on without adding, and stays exact.
+test('the memo stays within its budget, and the search is exact without it', () => {
+  // Two processes, each writing its own key and reading it back: many states, no dead end.
+  const events: Parameters<typeof hist>[0] = [];
+  for (let i = 0; i < 2000; i++) {
+    const p = i % 2;
+    const f = i % 4 < 2 ? 'put' : 'get';
+    const v = f === 'put' ? i : i - 2;
+    events.push({ process: p, type: 'invoke', f, key: `k${p}`, value: f === 'put' ? v : null, time: 2 * i, node: 'n1' });
+    events.push({ process: p, type: 'ok', f, key: `k${p}`, value: v, time: 2 * i + 1, node: 'n1' });
+  }
+  const ops = hist(events).ops;
+  const full = sequentialSearch(ops, 5_000_000);
+  assert.equal(full.kind, 'ok');
+  const cap = Math.floor(full.memoWords / 4);
+  assert.ok(cap >= 500, `the search memoized only ${full.memoWords} words`);
+  const small = sequentialSearch(ops, 5_000_000, cap);
+  assert.equal(small.kind, 'ok');
+  assert.ok(small.memoWords <= cap, `memo ${small.memoWords} words, cap ${cap}`);
+  fc.assert(
+    fc.property(arbitraryHistory, (evs) => {
+      const h = hist(evs);
+      const withMemo = sequentialSearch(h.ops, 200_000);
+      const without = sequentialSearch(h.ops, 200_000, 0);
+      assert.equal(without.memoWords, 0);
+      if (withMemo.kind !== 'budget' && without.kind !== 'budget') assert.equal(without.kind, withMemo.kind);
+    }),
+    { seed: SEED, numRuns: 200 },
+  );
+});

@@ -10,13 +10,14 @@
  *  3. the projection of a valid total order on one key is valid, so a key without one proves the
  *     history invalid;
  *  4. otherwise an exhaustive search over interleavings of the processes, memoized on
- *     (positions, fired info writes, register state). Enabled reads are placed eagerly (a read
- *     changes no state, so placing it as early as allowed loses no order). Budget → 'unknown'.
+ *     (positions, fired info writes, register state), the memo bounded as the linearizable
+ *     checker's (MEMO_WORDS). Enabled reads are placed eagerly (a read changes no state, so placing
+ *     it as early as allowed loses no order). Budget → 'unknown'.
  * An info write may take effect at any point after its process's earlier operations, or never.
  */
 import { canonical, formatOp, type History, type Operation } from './history.js';
 import { unwrittenReads } from './common.js';
-import { byKey, linearizeKey } from './linearizable.js';
+import { MEMO_WORDS, byKey, linearizeKey } from './linearizable.js';
 import { invalid, type Verdict, type Violation } from './verdict.js';
 
 export interface SequentialOptions {
@@ -26,10 +27,11 @@ export interface SequentialOptions {
 
 export const SEQUENTIAL_DEFAULTS: Readonly<SequentialOptions> = Object.freeze({ maxSteps: 2_000_000 });
 
+/** `memoWords`: words of states the memo held at the end (at most the `memoWords` budget). */
 export type SequentialSearchResult =
-  | { readonly kind: 'ok' }
-  | { readonly kind: 'fail'; readonly placed: number; readonly stuck: readonly Operation[]; readonly holds: readonly string[] }
-  | { readonly kind: 'budget' };
+  | { readonly kind: 'ok'; readonly memoWords: number }
+  | { readonly kind: 'fail'; readonly memoWords: number; readonly placed: number; readonly stuck: readonly Operation[]; readonly holds: readonly string[] }
+  | { readonly kind: 'budget'; readonly memoWords: number };
 
 interface Frame {
   /** Threads advanced by eager reads on entering this frame (undone on leaving it). */
@@ -45,7 +47,7 @@ interface Frame {
  * Searches for a total order of `ops` (ok operations and info writes) that respects process order.
  * Choices are encoded as thread index t (0..T-1) or T + floater index.
  */
-export function sequentialSearch(ops: readonly Operation[], maxSteps: number): SequentialSearchResult {
+export function sequentialSearch(ops: readonly Operation[], maxSteps: number, memoWords = MEMO_WORDS): SequentialSearchResult {
   const keyIdx = new Map<string, number>();
   const valIdx = new Map<string, number>([['null', 0]]);
   const vid = (op: Operation): number => {
@@ -96,6 +98,9 @@ export function sequentialSearch(ops: readonly Operation[], maxSteps: number): S
   let placed = 0;
   const memo = new Map<number, Int32Array[]>();
   const snap = new Int32Array(T + F + K);
+  // The memo only prunes: once it holds `memoWords` words, states are still looked up but no longer
+  // added, and the search stays exact (as the linearizable checker's).
+  let memoLeft = memoWords;
   const seen = (): boolean => {
     snap.set(pos, 0);
     for (let f = 0; f < F; f++) snap[T + f] = fired[f] as number;
@@ -109,8 +114,11 @@ export function sequentialSearch(ops: readonly Operation[], maxSteps: number): S
         for (let i = 0; i < snap.length; i++) if (b[i] !== snap[i]) continue outer;
         return true;
       }
-      bucket.push(snap.slice());
-    } else memo.set(h, [snap.slice()]);
+    }
+    if (memoLeft < snap.length) return false;
+    memoLeft -= snap.length;
+    if (bucket) bucket.push(snap.slice());
+    else memo.set(h, [snap.slice()]);
     return false;
   };
 
@@ -200,10 +208,11 @@ export function sequentialSearch(ops: readonly Operation[], maxSteps: number): S
     fr.applied = -1;
   };
 
+  const used = (): number => memoWords - memoLeft;
   const first = enter();
-  if (first === 'done') return { kind: 'ok' };
+  if (first === 'done') return { kind: 'ok', memoWords: used() };
   while (frames.length > 0) {
-    if (++steps > maxSteps) return { kind: 'budget' };
+    if (++steps > maxSteps) return { kind: 'budget', memoWords: used() };
     const fr = frames[frames.length - 1] as Frame;
     undoApplied(fr);
     if (fr.next >= fr.choices.length) {
@@ -227,10 +236,10 @@ export function sequentialSearch(ops: readonly Operation[], maxSteps: number): S
       fired[c - T] = 1;
     }
     const r = enter();
-    if (r === 'done') return { kind: 'ok' };
+    if (r === 'done') return { kind: 'ok', memoWords: used() };
   }
   const b = best as { placed: number; stuck: Operation[]; holds: string[] } | null;
-  return { kind: 'fail', placed: b?.placed ?? 0, stuck: b?.stuck ?? [], holds: b?.holds ?? [] };
+  return { kind: 'fail', memoWords: used(), placed: b?.placed ?? 0, stuck: b?.stuck ?? [], holds: b?.holds ?? [] };
 }
 
 function explain(scope: string, total: number, r: Extract<SequentialSearchResult, { kind: 'fail' }>): Violation {
