@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatOp, historyFromEvents, parseHistory, serializeHistory, type HistoryEvent } from './history.js';
+import fc from 'fast-check';
+import { formatOp, historyFromEvents, parseHistory, parseHistoryChunks, serializeHistory, type HistoryEvent } from './history.js';
+import { propertySeed } from './fixtures.fixture.js';
 
 const line = (o: object): string => JSON.stringify(o);
 const inv = { process: 1, type: 'invoke', f: 'put', key: 'x', value: 5, time: 100 };
@@ -73,4 +75,44 @@ test('serializeHistory round-trips through parseHistory', () => {
   const b = historyFromEvents(events);
   assert.ok(a.ok && b.ok);
   assert.deepEqual(a.history, b.history);
+});
+
+async function* chunked(text: string, cuts: readonly number[]): AsyncGenerator<string> {
+  let from = 0;
+  for (const c of [...cuts].sort((a, b) => a - b)) {
+    const at = Math.min(c, text.length);
+    if (at > from) yield text.slice(from, at);
+    from = Math.max(from, at);
+  }
+  if (from < text.length) yield text.slice(from);
+}
+
+// `causeway check` reads its file as a stream of chunks cut anywhere: it must see exactly what
+// parseHistory sees in the whole text, valid or not (the same error on the same line).
+test('parseHistoryChunks gives what parseHistory gives, however the text is cut', async () => {
+  const lines = [...bad.flatMap(([, l]) => l), line(inv), line({ ...inv, type: 'ok', time: 150 }), '', '   ', line({ process: 2, type: 'invoke', f: 'get', key: 'x', value: null, time: 1 }), line({ process: 2, type: 'ok', f: 'get', key: 'x', value: 5, time: 2 }) + '\r'];
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.constantFrom(...lines), { maxLength: 12 }),
+      fc.boolean(),
+      fc.array(fc.nat(2000), { maxLength: 8 }),
+      async (picked, trailing, cuts) => {
+        const text = picked.join('\n') + (trailing ? '\n' : '');
+        assert.deepEqual(await parseHistoryChunks(chunked(text, cuts)), parseHistory(text));
+      },
+    ),
+    { seed: propertySeed(), numRuns: 300 },
+  );
+});
+
+test('parseHistoryChunks refuses a line longer than its limit, naming it, rather than run out of memory', async () => {
+  const text = `${line(inv)}\n${line({ ...inv, type: 'ok', time: 150 })}\n${'x'.repeat(5000)}`;
+  const r = await parseHistoryChunks(chunked(text, [100, 1000, 3000]), 4096);
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.line, 3);
+  assert.match(r.reason, /line longer than 4096 characters/);
+  // within the limit, the same line is parsed, and found not JSON
+  const shorter = await parseHistoryChunks(chunked(text.slice(0, -1000), [100, 1000, 3000]), 4096);
+  assert.deepEqual(shorter, { ok: false, line: 3, reason: 'not valid JSON' });
 });

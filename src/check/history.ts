@@ -106,57 +106,64 @@ interface Pending {
   readonly ev: HistoryEvent;
   readonly line: number;
   readonly index: number;
+  /** Its place among the drafts. */
+  readonly slot: number;
 }
 
-/** Pairs events (line numbers from 1) into operations; throws LineError on malformed input. */
-function pair(events: readonly { ev: HistoryEvent; line: number }[]): History {
-  const outstanding = new Map<ProcessId, Pending>();
-  const counts = new Map<ProcessId, number>();
-  type Draft = Omit<Operation, 'id'> & { readonly failed: boolean; readonly unknownRead: boolean };
-  const drafts: Draft[] = [];
-  const slot = new Map<Pending, number>();
-  const keys = new Set<string>();
-  for (const { ev, line } of events) {
-    keys.add(ev.key);
+type Draft = Omit<Operation, 'id'> & { readonly failed: boolean; readonly unknownRead: boolean };
+
+/** Pairs events (line numbers from 1) into operations as they come; throws LineError on malformed input. */
+class Pairing {
+  readonly #outstanding = new Map<ProcessId, Pending>();
+  readonly #counts = new Map<ProcessId, number>();
+  readonly #drafts: Draft[] = [];
+  readonly #keys = new Set<string>();
+  #events = 0;
+
+  add(ev: HistoryEvent, line: number): void {
+    this.#events++;
+    this.#keys.add(ev.key);
     if (ev.type === 'invoke') {
-      const prev = outstanding.get(ev.process);
+      const prev = this.#outstanding.get(ev.process);
       if (prev) {
         throw new LineError(line, `process ${String(ev.process)} invokes while its operation from line ${prev.line} is still outstanding`);
       }
       if (ev.f === 'put' && !('value' in ev)) throw new LineError(line, 'a put invoke must carry "value"');
-      const index = counts.get(ev.process) ?? 0;
-      counts.set(ev.process, index + 1);
-      const p: Pending = { ev, line, index };
-      outstanding.set(ev.process, p);
-      slot.set(p, drafts.length);
-      drafts.push(draftOf(p, null, null));
-      continue;
+      const index = this.#counts.get(ev.process) ?? 0;
+      this.#counts.set(ev.process, index + 1);
+      const p: Pending = { ev, line, index, slot: this.#drafts.length };
+      this.#outstanding.set(ev.process, p);
+      this.#drafts.push(draftOf(p, null, null));
+      return;
     }
-    const p = outstanding.get(ev.process);
+    const p = this.#outstanding.get(ev.process);
     if (!p) throw new LineError(line, `"${ev.type}" for process ${String(ev.process)}, which has no outstanding invoke`);
     if (p.ev.f !== ev.f) throw new LineError(line, `completion f "${ev.f}" does not match the invoke's "${p.ev.f}" (line ${p.line})`);
     if (p.ev.key !== ev.key) throw new LineError(line, `completion key "${ev.key}" does not match the invoke's "${p.ev.key}" (line ${p.line})`);
     if (ev.time < p.ev.time) throw new LineError(line, `completion time ${ev.time} is before its invoke time ${p.ev.time} (line ${p.line})`);
     if (ev.type === 'ok' && ev.f === 'get' && !('value' in ev)) throw new LineError(line, 'a get ok must carry the value read ("value": null when not found)');
-    outstanding.delete(ev.process);
-    drafts[slot.get(p) as number] = draftOf(p, ev, line);
+    this.#outstanding.delete(ev.process);
+    this.#drafts[p.slot] = draftOf(p, ev, line);
   }
-  const ops: Operation[] = [];
-  const failed: Operation[] = [];
-  let unknownReads = 0;
-  for (const d of drafts) {
-    if (d.unknownRead) {
-      unknownReads++;
-      continue;
+
+  finish(): History {
+    const ops: Operation[] = [];
+    const failed: Operation[] = [];
+    let unknownReads = 0;
+    for (const d of this.#drafts) {
+      if (d.unknownRead) {
+        unknownReads++;
+        continue;
+      }
+      const { failed: isFailed, unknownRead: _u, ...rest } = d;
+      if (isFailed) failed.push({ ...rest, id: -1 - failed.length });
+      else ops.push({ ...rest, id: ops.length });
     }
-    const { failed: isFailed, unknownRead: _u, ...rest } = d;
-    if (isFailed) failed.push({ ...rest, id: -1 - failed.length });
-    else ops.push({ ...rest, id: ops.length });
+    return { ops, failed, unknownReads, keys: [...this.#keys].sort(), events: this.#events };
   }
-  return { ops, failed, unknownReads, keys: [...keys].sort(), events: events.length };
 }
 
-function draftOf(p: Pending, done: HistoryEvent | null, line: number | null) {
+function draftOf(p: Pending, done: HistoryEvent | null, line: number | null): Draft {
   const { ev } = p;
   const type = done?.type ?? 'info';
   const status: Operation['status'] = type === 'ok' ? 'ok' : type === 'fail' ? 'fail' : 'info';
@@ -178,37 +185,76 @@ function draftOf(p: Pending, done: HistoryEvent | null, line: number | null) {
   };
 }
 
-/** Parses a JSON-lines history. Blank lines are skipped; line numbers count from 1. */
-export function parseHistory(text: string): ParseResult {
-  const events: { ev: HistoryEvent; line: number }[] = [];
-  const lines = text.split('\n');
+/** One line of a JSON-lines history: blank lines are skipped (line numbers count from 1). */
+function addLine(pairing: Pairing, text: string, line: number): void {
+  const src = text.trim();
+  if (src === '') return;
+  let raw: unknown;
   try {
-    for (let i = 0; i < lines.length; i++) {
-      const src = (lines[i] as string).trim();
-      if (src === '') continue;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(src);
-      } catch {
-        throw new LineError(i + 1, 'not valid JSON');
-      }
-      events.push({ ev: validateEvent(raw, i + 1), line: i + 1 });
-    }
-    return { ok: true, history: pair(events) };
+    raw = JSON.parse(src);
+  } catch {
+    throw new LineError(line, 'not valid JSON');
+  }
+  pairing.add(validateEvent(raw, line), line);
+}
+
+function settle(build: () => History): ParseResult {
+  try {
+    return { ok: true, history: build() };
   } catch (e) {
     if (e instanceof LineError) return { ok: false, line: e.line, reason: e.message };
     throw e;
   }
 }
 
-/** Builds a history from event objects (line numbers are positions from 1). */
-export function historyFromEvents(events: readonly HistoryEvent[]): ParseResult {
+/** Parses a JSON-lines history. Blank lines are skipped; line numbers count from 1. */
+export function parseHistory(text: string): ParseResult {
+  return settle(() => {
+    const pairing = new Pairing();
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) addLine(pairing, lines[i] as string, i + 1);
+    return pairing.finish();
+  });
+}
+
+/** The longest line parseHistoryChunks takes: far beyond any event, far below the engine's string limit. */
+export const MAX_LINE_CHARS = 64 * 1024 * 1024;
+
+/**
+ * Parses a JSON-lines history as it arrives, in chunks of text (a file read as a stream): only the
+ * operations are kept, never the whole text, so a history larger than the largest string the
+ * engine can hold is read too. Lines are split on "\n" alone, as parseHistory splits them.
+ */
+export async function parseHistoryChunks(chunks: AsyncIterable<string>, maxLineChars = MAX_LINE_CHARS): Promise<ParseResult> {
+  const pairing = new Pairing();
+  let rest = '';
+  let line = 0;
   try {
-    return { ok: true, history: pair(events.map((raw, i) => ({ ev: validateEvent(raw, i + 1), line: i + 1 }))) };
+    for await (const chunk of chunks) {
+      let from = 0;
+      for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', from)) {
+        addLine(pairing, rest === '' ? chunk.slice(from, nl) : rest + chunk.slice(from, nl), ++line);
+        rest = '';
+        from = nl + 1;
+      }
+      rest += chunk.slice(from);
+      if (rest.length > maxLineChars) throw new LineError(line + 1, `line longer than ${maxLineChars} characters (no event is that long)`);
+    }
+    addLine(pairing, rest, ++line);
   } catch (e) {
     if (e instanceof LineError) return { ok: false, line: e.line, reason: e.message };
     throw e;
   }
+  return settle(() => pairing.finish());
+}
+
+/** Builds a history from event objects (line numbers are positions from 1). */
+export function historyFromEvents(events: readonly HistoryEvent[]): ParseResult {
+  return settle(() => {
+    const pairing = new Pairing();
+    for (let i = 0; i < events.length; i++) pairing.add(validateEvent(events[i], i + 1), i + 1);
+    return pairing.finish();
+  });
 }
 
 /** JSON lines, one event each. */

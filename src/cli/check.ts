@@ -2,10 +2,10 @@
  * `causeway check FILE --model causal|eventual|sequential|linearizable` (SPEC.md §3): checks a
  * recorded history and explains any violation. Exit 0 valid, 1 invalid, 2 undecided or unreadable.
  */
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkHistory } from '../check/index.js';
-import { formatOp, parseHistory } from '../check/history.js';
+import { formatOp, parseHistoryChunks, type ParseResult } from '../check/history.js';
 import { MODELS, exitCodeOf, type Model, type Verdict } from '../check/verdict.js';
 
 export interface CheckIo {
@@ -30,14 +30,14 @@ export interface CheckCommandOptions {
 
 /** Reads, parses and checks one history file; returns the exit code and writes the report to io. */
 export async function runCheck(file: string, options: CheckCommandOptions, io: Pick<CheckIo, 'out' | 'err'>): Promise<0 | 1 | 2> {
-  let text: string;
+  let parsed: ParseResult;
   try {
-    text = await readFile(file, 'utf8');
+    // Read as a stream: only the operations are kept, not the file's text.
+    parsed = await parseHistoryChunks(createReadStream(file, { encoding: 'utf8' }));
   } catch (e) {
     io.err(`causeway check: cannot read ${file}: ${(e as Error).message}\n`);
     return 2;
   }
-  const parsed = parseHistory(text);
   if (!parsed.ok) {
     io.err(`causeway check: ${file}:${parsed.line}: ${parsed.reason}\n`);
     return 2;
