@@ -2,6 +2,10 @@
  * Benchmark: time to check a 10,000-operation history over 100 keys for linearizability
  * (target ≤ 1 s). The history comes from a linearizable store under 8 concurrent clients with
  * overlapping operations; the figure is the median of 5 runs. Writes bench/results/check.json.
+ *
+ * Also the causal checker on a 100,000-operation simulator history (5 nodes, 16 clients, 10 keys,
+ * every fault): no target in the issue, measured so that its growth stays in view (a quadratic read
+ * test took 50 s on such a history before it looked at one candidate per session).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -10,6 +14,8 @@ import { Rng } from '../src/core/rng.js';
 import { generateLinearizableHistory } from '../src/check/generate.js';
 import { historyFromEvents } from '../src/check/history.js';
 import { checkLinearizable } from '../src/check/linearizable.js';
+import { checkCausal } from '../src/check/causal.js';
+import { FAULT_KINDS, runSimulation } from '../src/sim/index.js';
 
 export interface CheckBenchResult {
   readonly name: 'check-linearizable';
@@ -23,6 +29,8 @@ export interface CheckBenchResult {
   readonly parseMs: number;
   readonly targetMs: 1000;
   readonly verdict: string;
+  /** The causal checker on a simulator history (median of `runs`). */
+  readonly causal: { readonly operations: number; readonly keys: number; readonly runsMs: readonly number[]; readonly medianMs: number; readonly verdict: string };
 }
 
 export interface CheckBenchOptions {
@@ -31,6 +39,8 @@ export interface CheckBenchOptions {
   readonly processes: number;
   readonly seed: number;
   readonly runs: number;
+  /** Client operations of the simulator history the causal checker is timed on. */
+  readonly causalOps: number;
   /** Directory for check.json; null to write nothing. */
   readonly outDir: string | null;
 }
@@ -41,6 +51,7 @@ export const CHECK_BENCH_DEFAULTS: Readonly<CheckBenchOptions> = Object.freeze({
   processes: 8,
   seed: 42,
   runs: 5,
+  causalOps: 100_000,
   outDir: fileURLToPath(new URL('../../bench/results/', import.meta.url)),
 });
 
@@ -70,8 +81,8 @@ export function runCheckBench(options: Partial<CheckBenchOptions> = {}): CheckBe
     verdict = String(v.valid);
     if (v.valid !== true) throw new Error(`a linearizable history was judged ${verdict}`);
   }
-  const sorted = [...runsMs].sort((a, b) => a - b);
-  const medianMs = sorted[Math.floor(sorted.length / 2)] as number;
+  const medianMs = median(runsMs);
+  const causal = timeCausal(o);
   const result: CheckBenchResult = {
     name: 'check-linearizable',
     operations: parsed.history.ops.length + parsed.history.failed.length + parsed.history.unknownReads,
@@ -84,6 +95,7 @@ export function runCheckBench(options: Partial<CheckBenchOptions> = {}): CheckBe
     parseMs: Math.round(parseMs * 100) / 100,
     targetMs: 1000,
     verdict,
+    causal,
   };
   if (o.outDir !== null) {
     mkdirSync(o.outDir, { recursive: true });
@@ -92,10 +104,32 @@ export function runCheckBench(options: Partial<CheckBenchOptions> = {}): CheckBe
   return result;
 }
 
+function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+}
+
+function timeCausal(o: CheckBenchOptions): CheckBenchResult['causal'] {
+  const sim = runSimulation({ seed: o.seed, nodes: 5, ops: o.causalOps, clients: 16, keys: 10, faults: [...FAULT_KINDS], check: false, recordHistory: true });
+  const parsed = historyFromEvents(sim.history);
+  if (!parsed.ok) throw new Error(`simulator history is malformed at ${parsed.line}: ${parsed.reason}`);
+  const runsMs: number[] = [];
+  let verdict = '';
+  for (let i = 0; i < o.runs; i++) {
+    const s = performance.now();
+    const v = checkCausal(parsed.history);
+    runsMs.push(performance.now() - s);
+    verdict = String(v.valid);
+    if (v.valid !== true) throw new Error(`a simulator history was judged ${verdict} by the causal checker`);
+  }
+  const h = parsed.history;
+  return { operations: h.ops.length + h.failed.length + h.unknownReads, keys: h.keys.length, runsMs: runsMs.map((x) => Math.round(x * 100) / 100), medianMs: Math.round(median(runsMs) * 100) / 100, verdict };
+}
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const r = runCheckBench();
   console.log(
     `linearizability check: ${r.operations} operations, ${r.keys} keys, ${r.processes} processes — median ${r.medianMs} ms of ${r.runs} runs ` +
       `(runs ${r.runsMs.join(', ')} ms; target ≤ ${r.targetMs} ms)`,
   );
+  console.log(`causal check: ${r.causal.operations} operations of a simulator history, ${r.causal.keys} keys — median ${r.causal.medianMs} ms of ${r.runs} runs (runs ${r.causal.runsMs.join(', ')} ms)`);
 }
