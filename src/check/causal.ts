@@ -36,9 +36,15 @@ export interface CausalOptions {
    * same verdicts (tested).
    */
   readonly reads: 'chains' | 'scan';
+  /**
+   * The most memory the causal order may take, in bytes: above it the answer is 'unknown' (saying
+   * why) rather than an allocation the machine cannot make. Histories of many single-operation
+   * processes reach it first: the order then costs N² / 8 bytes for N operations.
+   */
+  readonly maxOrderBytes: number;
 }
 
-export const CAUSAL_DEFAULTS: Readonly<CausalOptions> = Object.freeze({ maxViolations: 50, order: 'auto', reads: 'chains' });
+export const CAUSAL_DEFAULTS: Readonly<CausalOptions> = Object.freeze({ maxViolations: 50, order: 'auto', reads: 'chains', maxOrderBytes: 4 * 1024 ** 3 });
 
 type EdgeKind = 'so' | 'rf';
 
@@ -108,7 +114,21 @@ export function checkCausal(history: History, options: Partial<CausalOptions> = 
   }
   if (order.length < N) return invalid('causal', [explainCycle(nodes, preds, indeg)]);
 
-  const before = opts.order === 'matrix' || (opts.order === 'auto' && !clocksAreSmaller(nodes)) ? matrixOrder(order, preds, N) : clockOrder(nodes, order, preds, writerOf, idx);
+  const procs = new Set(nodes.map(processKey)).size;
+  const clockBytes = N * procs * 4;
+  const matrixBytes = N * ((N + 31) >>> 5) * 4;
+  const useMatrix = opts.order === 'matrix' || (opts.order === 'auto' && matrixBytes < clockBytes);
+  const orderBytes = useMatrix ? matrixBytes : clockBytes;
+  if (orderBytes > opts.maxOrderBytes) {
+    return {
+      valid: 'unknown',
+      model: 'causal',
+      reason:
+        `the causal order of ${N} operations from ${procs} processes would take ${formatBytes(orderBytes)} ` +
+        `(more than ${formatBytes(opts.maxOrderBytes)}): check a shorter history, or one whose clients keep their sessions`,
+    };
+  }
+  const before = useMatrix ? matrixOrder(order, preds, N) : clockOrder(nodes, order, preds, writerOf, idx);
 
   const writesOfKey = new Map<string, number[]>();
   const readsOfKey = new Map<string, number[]>();
@@ -403,13 +423,13 @@ function matrixOrder(order: readonly number[], preds: readonly { from: number }[
   return (a, b) => (((past[b * words + (a >>> 5)] as number) >>> (a & 31)) & 1) === 1;
 }
 
-const processKey = (op: Operation): string => `${typeof op.process}:${String(op.process)}`;
-
-/** Whether per-process clocks take less memory than the bit matrix for these nodes. */
-function clocksAreSmaller(nodes: readonly Operation[]): boolean {
-  const procs = new Set(nodes.map(processKey)).size;
-  return procs * 32 < nodes.length;
+function formatBytes(b: number): string {
+  if (b >= 1024 ** 3) return `${(b / 1024 ** 3).toFixed(1)} GiB`;
+  if (b >= 1024 ** 2) return `${(b / 1024 ** 2).toFixed(1)} MiB`;
+  return `${b} bytes`;
 }
+
+const processKey = (op: Operation): string => `${typeof op.process}:${String(op.process)}`;
 
 /**
  * a →co b from vector clocks. Every ok operation sits on its process's session chain at position
