@@ -18,7 +18,6 @@ const SEED = propertySeed();
 test('causal read test: per-chain candidates and the full scan agree on simulator histories', () => {
   const rng = new Rng(SEED);
   const seen = { valid: 0, invalid: 0 };
-  const rules = new Set<string>();
   for (let s = 1; s <= 4; s++) {
     // With crashes and without: info operations (an info delete excuses every null read of its key) or none.
     const faults = s % 2 === 0 ? FAULT_KINDS.filter((f) => f !== 'crash') : [...FAULT_KINDS];
@@ -39,9 +38,7 @@ test('causal read test: per-chain candidates and the full scan agree on simulato
       const v = checkCausal(bad);
       assert.deepEqual(v, checkCausal(bad, { reads: 'scan' }), `sim seed ${s}, corruption ${k} (property seed ${SEED})`);
       seen[v.valid === true ? 'valid' : 'invalid']++;
-      if (v.valid === false) rules.add(v.rule);
     }
   }
   assert.ok(seen.invalid >= 10, `corruptions gave ${seen.valid} valid and ${seen.invalid} invalid histories`);
-  assert.ok(rules.size >= 2, `only rules ${[...rules].join(', ')} were hit`);
 });
