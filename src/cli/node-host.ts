@@ -17,6 +17,7 @@ import { mountKvCoap } from '../transport/kv-coap.js';
 import { WriteBudget } from '../transport/write-budget.js';
 import { clientConnectionLimit } from './fd-limit.js';
 import { causalMsgProblem, splitCausalMsg } from '../protocols/causal/check-msg.js';
+import { estimateWriteBytes } from '../protocols/causal/write-size.js';
 import { PeerNetwork, type PeerFault } from '../transport/peer/peer-network.js';
 import { CLUSTER_MODELS, type NodeConfig } from './node-config.js';
 
@@ -128,7 +129,8 @@ export class NodeHost implements KvService {
     const config = this.config;
     const log = this.#log;
     if (config.unsafeNoFsync) log.warn('unsafeNoFsync: writes are acknowledged without an fsync; a power cut or an OS crash can lose acknowledged writes (a killed process loses none)');
-    const core = CausalCore.restore(storage, { id: config.id, nodes: this.nodes, options: { contextWaitTicks: CONTEXT_WAIT_MS / TICK_MS } });
+    // Buffered writes are bounded in bytes too (64 MiB by default), as estimateWriteBytes counts them.
+    const core = CausalCore.restore(storage, { id: config.id, nodes: this.nodes, options: { contextWaitTicks: CONTEXT_WAIT_MS / TICK_MS, writeBytes: estimateWriteBytes } });
     const restored = core.status();
     log.info({ clock: restored.clock, keys: restored.keys, log: restored.logLength }, 'state restored from disk');
     const net = new PeerNetwork({

@@ -49,6 +49,7 @@ export class CausalService implements Omit<KvService, 'watch'> {
       lamport: s.lamport,
       peers,
       buffered: s.buffered,
+      bufferedBytes: s.bufferedBytes,
       waitingOps: s.waitingOps,
       keys: s.keys,
       log: { length: s.logLength, ranges: this.#core.logRanges() },

@@ -178,6 +178,9 @@ test('options are validated and node ids checked', () => {
   bad(() => new CausalCore({ id: 'node1', nodes: ['node1', 'node1'] }));
   bad(() => new CausalCore({ id: 'node1', nodes, options: { bufferLimit: 0 } }));
   bad(() => new CausalCore({ id: 'node1', nodes, options: { ackEveryTicks: -1 } }));
+  bad(() => new CausalCore({ id: 'node1', nodes, options: { bufferBytesLimit: 0 } }));
+  bad(() => new CausalCore({ id: 'node1', nodes, options: { bufferBytesLimit: Number.NaN } }));
+  bad(() => new CausalCore({ id: 'node1', nodes, options: { writeBytes: 5 as never } }));
 });
 
 test('too many operations waiting for their context: overloaded', () => {

@@ -31,6 +31,17 @@ import {
 export interface CausalOptions {
   /** Most writes held in the causal-delivery buffer at once (backpressure beyond). */
   readonly bufferLimit: number;
+  /**
+   * Most bytes of writes held in the causal-delivery buffer at once, as `writeBytes` estimates them
+   * (backpressure beyond, as for bufferLimit). A buffer of 10,000 writes of a megabyte each would
+   * otherwise be 10 GB. The first write into an empty buffer is always taken, however large.
+   */
+  readonly bufferBytesLimit: number;
+  /**
+   * A write's size in bytes for bufferBytesLimit, asked only of writes that are buffered; null
+   * counts every write as 0 bytes (the count alone bounds the buffer).
+   */
+  readonly writeBytes: ((w: CausalWrite) => number) | null;
   /** Ticks a client operation may wait for its causal context before `context-timeout`. */
   readonly contextWaitTicks: number;
   /** Every this many ticks, tell peers our clock (`ack`) so they can compact their logs; 0: never. */
@@ -58,6 +69,8 @@ export interface CausalOptions {
 
 export const DEFAULT_CAUSAL_OPTIONS: Readonly<CausalOptions> = Object.freeze({
   bufferLimit: 10_000,
+  bufferBytesLimit: 64 * 1024 * 1024,
+  writeBytes: null,
   contextWaitTicks: 50,
   ackEveryTicks: 10,
   resyncAfterTicks: 20,
@@ -138,6 +151,8 @@ interface Buffered {
   readonly write: CausalWrite;
   readonly from: NodeId;
   readonly seq: number;
+  /** Its size as options.writeBytes estimates it. */
+  readonly bytes: number;
   /** The dependency it is indexed under: [node, seq]. */
   wait: [NodeId, number];
 }
@@ -242,6 +257,8 @@ function checkOptions(o: CausalOptions): void {
   for (const k of positive) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new CausewayError('bad-request', `option ${k} must be a positive integer`);
   }
+  if (!(o.bufferBytesLimit > 0)) throw new CausewayError('bad-request', 'option bufferBytesLimit must be a positive number');
+  if (o.writeBytes !== null && typeof o.writeBytes !== 'function') throw new CausewayError('bad-request', 'option writeBytes must be a function or null');
   for (const k of ['ackEveryTicks', 'resyncAfterTicks', 'repairAfterTicks'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 0) throw new CausewayError('bad-request', `option ${k} must be a non-negative integer`);
   }
@@ -295,6 +312,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   readonly #buffer = new Set<Buffered>();
   /** The most writes the buffer has held at once since this core started (see bufferPeak). */
   #bufferPeak = 0;
+  /** Bytes of the buffered writes, as options.writeBytes estimates them. */
+  #bufferBytes = 0;
   readonly #buffered = new PairIndex<Buffered>();
   /** Buffered writes indexed by the dependency they wait for (node, seq). */
   readonly #waiting = new PairIndex<Buffered[]>();
@@ -601,6 +620,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       clock: this.#clockCopy(),
       lamport: this.#lamport,
       buffered: this.#buffer.size,
+      bufferedBytes: this.#bufferBytes,
       pausedPeers: [...this.#paused].sort(),
       peers,
       logLength: this.#logLength,
@@ -795,7 +815,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       this.#cascade(w.origin, seq);
       return;
     }
-    if (this.#buffer.size >= this.options.bufferLimit) {
+    if (this.#bufferFull()) {
       // Full: do not grow. This copy is not lost: `from` holds it in its replication log (it only
       // sends what it applied or originated) until we acknowledge it, so a re-sync fetches it again.
       this.#resyncNeeded.add(from);
@@ -813,8 +833,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       this.#checkStuck();
       return;
     }
-    const b: Buffered = { write: w, from, seq, wait: miss };
+    const b: Buffered = { write: w, from, seq, bytes: this.options.writeBytes === null ? 0 : this.options.writeBytes(w), wait: miss };
     this.#buffer.add(b);
+    this.#bufferBytes += b.bytes;
     if (this.#buffer.size > this.#bufferPeak) this.#bufferPeak = this.#buffer.size;
     this.#buffered.set(w.origin, seq, b);
     this.#index(b);
@@ -831,14 +852,22 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
         buffered: this.#buffer.size,
       });
     }
-    if (this.#buffer.size >= this.options.bufferLimit) {
+    if (this.#bufferFull()) {
       this.#pause(from);
       this.#checkStuck();
     }
   }
 
+  /** At either bound: writes counted (bufferLimit) or their bytes (bufferBytesLimit). */
+  #bufferFull(): boolean {
+    return this.#buffer.size >= this.options.bufferLimit || this.#bufferBytes >= this.options.bufferBytesLimit;
+  }
+
   #unbuffer(b: Buffered): void {
-    if (this.#buffer.delete(b)) this.#buffered.delete(b.write.origin, b.seq);
+    if (this.#buffer.delete(b)) {
+      this.#buffered.delete(b.write.origin, b.seq);
+      this.#bufferBytes -= b.bytes;
+    }
   }
 
   #index(b: Buffered): void {
@@ -988,7 +1017,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   /** After a batch of incoming writes: release backpressure, serve operations now in context. */
   #afterWrites(): void {
-    if (this.#paused.size > 0 && this.#buffer.size <= Math.floor(this.options.bufferLimit / 2)) {
+    if (this.#paused.size > 0 && this.#buffer.size <= Math.floor(this.options.bufferLimit / 2) && this.#bufferBytes <= this.options.bufferBytesLimit / 2) {
       for (const p of [...this.#paused].sort()) {
         this.#paused.delete(p);
         if (this.#want.backpressure) this.#events.push({ type: 'backpressure', node: this.id, peer: p, action: 'resume', buffered: this.#buffer.size, detail: 'buffer drained to half' });
@@ -1019,7 +1048,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    * behind the paused link).
    */
   #checkStuck(): void {
-    if (this.#buffer.size < this.options.bufferLimit) return;
+    if (!this.#bufferFull()) return;
     const live = this.#livePeers();
     if (live.length === 0 || !live.every((p) => this.#paused.has(p))) return;
     this.#shed('every link paused and nothing deliverable');
@@ -1028,6 +1057,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #shed(why: string): void {
     const shed = this.#buffer.size;
     this.#buffer.clear();
+    this.#bufferBytes = 0;
     this.#buffered.clear();
     this.#waiting.clear();
     if (this.#want.backpressure) {

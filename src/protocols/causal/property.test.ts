@@ -44,6 +44,8 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
 const scenarioArb = fc.record({
   nodes: fc.integer({ min: 3, max: 5 }),
   bufferLimit: fc.constantFrom(2, 4, 1000),
+  // bytes as a write's value's digit count (1 or 2): 3 holds one or two writes, then backpressure
+  bufferBytesLimit: fc.constantFrom(3, 1_000_000),
   ackEvery: fc.constantFrom(1, 3),
   actions: fc.array(actionArb, { minLength: 1, maxLength: 70 }),
 });
@@ -81,9 +83,18 @@ class Reference {
   }
 }
 
-function run(s: { nodes: number; bufferLimit: number; ackEvery: number; actions: Action[] }): void {
+function run(s: { nodes: number; bufferLimit: number; bufferBytesLimit?: number; ackEvery: number; actions: Action[] }): void {
   const names = MemoryCluster.named(s.nodes);
-  const c = new MemoryCluster(causalFactory({ bufferLimit: s.bufferLimit, ackEveryTicks: s.ackEvery, resyncAfterTicks: 4 }), names);
+  const c = new MemoryCluster(
+    causalFactory({
+      bufferLimit: s.bufferLimit,
+      bufferBytesLimit: s.bufferBytesLimit ?? 1_000_000,
+      writeBytes: (w) => String(w.value).length,
+      ackEveryTicks: s.ackEvery,
+      resyncAfterTicks: 4,
+    }),
+    names,
+  );
   const ref = new Reference(names);
   const n = (i: number): NodeId => names[i % names.length] as NodeId;
   let reqId = 0;

@@ -22,7 +22,7 @@ import type { KvOp, KvReply } from '../kv-types.js';
 import type { CausalCore, CausalOptions } from './core.js';
 import { causalFactory } from './factory.js';
 import { formatClock, formatEvent, formatMsg, formatValue } from './format.js';
-import type { CausalEvent, CausalMsg } from './types.js';
+import type { CausalEvent, CausalMsg, CausalWrite } from './types.js';
 
 function findTestdata(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -65,10 +65,12 @@ function render(blocks: Block[], outputs: string[]): string {
   return blocks.map((b, i) => [...b.comments, b.command, '----', outputs[i]].join('\n')).join('\n\n') + '\n';
 }
 
-type NumericOption = Exclude<keyof CausalOptions, 'events'>;
+type NumericOption = Exclude<keyof CausalOptions, 'events' | 'writeBytes'>;
 
 const OPTION_NAMES: Record<string, NumericOption> = {
   'buffer-limit': 'bufferLimit',
+  // with it, a write's size is its value's JSON length
+  'buffer-bytes': 'bufferBytesLimit',
   'context-wait': 'contextWaitTicks',
   'ack-every': 'ackEveryTicks',
   'resync-after': 'resyncAfterTicks',
@@ -185,7 +187,8 @@ class Harness {
           if (!name) throw new Error(`unknown option ${k}`);
           options[name] = Number(v);
         }
-        this.cluster = new MemoryCluster(causalFactory(options), MemoryCluster.named(Number(a(0))));
+        const writeBytes = options.bufferBytesLimit === undefined ? null : (w: CausalWrite): number => JSON.stringify(w.value)?.length ?? 0;
+        this.cluster = new MemoryCluster(causalFactory({ ...options, writeBytes }), MemoryCluster.named(Number(a(0))));
         return [`nodes: ${this.c.nodes.join(' ')}`];
       }
       case 'put': {

@@ -165,6 +165,8 @@ export interface CausalStatus {
   readonly clock: VectorClock;
   readonly lamport: number;
   readonly buffered: number;
+  /** The buffered writes' size in bytes, as the bufferBytesLimit option estimates it (0 without writeBytes). */
+  readonly bufferedBytes: number;
   readonly pausedPeers: NodeId[];
   readonly peers: Readonly<Record<NodeId, CausalPeerStatus>>;
   readonly logLength: number;
