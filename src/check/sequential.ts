@@ -92,22 +92,25 @@ export function sequentialSearch(ops: readonly Operation[], maxSteps: number, me
   const callOf = (c: number): number => (c < T ? (threads[c] as Operation[])[pos[c] as number] as Operation : (floaters[c - T] as { op: Operation }).op).call;
 
   const pos = new Int32Array(T);
-  const fired = new Uint8Array(F);
+  // Fired info writes as a bitset: the memo's states hold F/32 words for them, not F.
+  const FW = (F + 31) >>> 5;
+  const fired = new Uint32Array(FW);
+  const isFired = (f: number): boolean => (((fired[f >>> 5] as number) >>> (f & 31)) & 1) === 1;
   const reg = new Int32Array(K);
   const total = threads.reduce((s, th) => s + th.length, 0);
   let placed = 0;
   const memo = new Map<number, Int32Array[]>();
-  const snap = new Int32Array(T + F + K);
+  const snap = new Int32Array(T + FW + K);
   // The memo only prunes: once it holds `memoWords` words, states are still looked up but no longer
   // added, and the search stays exact (as the linearizable checker's).
   let memoLeft = memoWords;
   const seen = (): boolean => {
     snap.set(pos, 0);
-    for (let f = 0; f < F; f++) snap[T + f] = fired[f] as number;
-    snap.set(reg, T + F);
+    for (let i = 0; i < FW; i++) snap[T + i] = fired[i] as number;
+    snap.set(reg, T + FW);
     let h = 0x811c9dc5;
     for (let i = 0; i < snap.length; i++) h = Math.imul(h ^ (snap[i] as number), 0x01000193);
-    h >>>= 0;
+    h &= 0x3fffffff; // a small integer: V8's maps hash those fast, and box larger numbers
     const bucket = memo.get(h);
     if (bucket) {
       outer: for (const b of bucket) {
@@ -166,7 +169,7 @@ export function sequentialSearch(ops: readonly Operation[], maxSteps: number, me
     }
     for (let f = 0; f < F; f++) {
       const fl = floaters[f] as { thread: number; after: number };
-      if (fired[f] === 0 && (pos[fl.thread] as number) >= fl.after) choices.push(T + f);
+      if (!isFired(f) && (pos[fl.thread] as number) >= fl.after) choices.push(T + f);
     }
     if (choices.length === 0) {
       if (best === null || placed > best.placed) {
@@ -202,7 +205,8 @@ export function sequentialSearch(ops: readonly Operation[], maxSteps: number, me
       reg[(tKey[c] as number[])[pos[c] as number] as number] = fr.prev;
       placed--;
     } else {
-      fired[c - T] = 0;
+      const f = c - T;
+      fired[f >>> 5] = (fired[f >>> 5] as number) & ~(1 << (f & 31));
       reg[fKey[c - T] as number] = fr.prev;
     }
     fr.applied = -1;
@@ -233,7 +237,8 @@ export function sequentialSearch(ops: readonly Operation[], maxSteps: number, me
       const k = fKey[c - T] as number;
       fr.prev = reg[k] as number;
       reg[k] = fVal[c - T] as number;
-      fired[c - T] = 1;
+      const f = c - T;
+      fired[f >>> 5] = (fired[f >>> 5] as number) | (1 << (f & 31));
     }
     const r = enter();
     if (r === 'done') return { kind: 'ok', memoWords: used() };
