@@ -18,6 +18,7 @@
 import { canonical, formatOp, type History, type Operation } from './history.js';
 import { unwrittenReads } from './common.js';
 import { MEMO_WORDS, byKey, linearizeKey } from './linearizable.js';
+import { StateSet } from './state-set.js';
 import { invalid, type Verdict, type Violation } from './verdict.js';
 
 export interface SequentialOptions {
@@ -99,30 +100,15 @@ export function sequentialSearch(ops: readonly Operation[], maxSteps: number, me
   const reg = new Int32Array(K);
   const total = threads.reduce((s, th) => s + th.length, 0);
   let placed = 0;
-  const memo = new Map<number, Int32Array[]>();
   const snap = new Int32Array(T + FW + K);
   // The memo only prunes: once it holds `memoWords` words, states are still looked up but no longer
   // added, and the search stays exact (as the linearizable checker's).
-  let memoLeft = memoWords;
+  const memo = new StateSet(snap.length, memoWords);
   const seen = (): boolean => {
     snap.set(pos, 0);
     for (let i = 0; i < FW; i++) snap[T + i] = fired[i] as number;
     snap.set(reg, T + FW);
-    let h = 0x811c9dc5;
-    for (let i = 0; i < snap.length; i++) h = Math.imul(h ^ (snap[i] as number), 0x01000193);
-    h &= 0x3fffffff; // a small integer: V8's maps hash those fast, and box larger numbers
-    const bucket = memo.get(h);
-    if (bucket) {
-      outer: for (const b of bucket) {
-        for (let i = 0; i < snap.length; i++) if (b[i] !== snap[i]) continue outer;
-        return true;
-      }
-    }
-    if (memoLeft < snap.length) return false;
-    memoLeft -= snap.length;
-    if (bucket) bucket.push(snap.slice());
-    else memo.set(h, [snap.slice()]);
-    return false;
+    return memo.visit(snap);
   };
 
   let best: { placed: number; stuck: Operation[]; holds: string[] } | null = null;
@@ -212,7 +198,7 @@ export function sequentialSearch(ops: readonly Operation[], maxSteps: number, me
     fr.applied = -1;
   };
 
-  const used = (): number => memoWords - memoLeft;
+  const used = (): number => memo.words;
   const first = enter();
   if (first === 'done') return { kind: 'ok', memoWords: used() };
   while (frames.length > 0) {
