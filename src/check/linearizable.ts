@@ -11,6 +11,7 @@
  * has been placed. A step budget turns a search that would run too long into 'unknown'.
  */
 import { assertNever } from '../core/assert.js';
+import { StateSet } from './state-set.js';
 import { Rng } from '../core/rng.js';
 import { canonical, formatOp, type History, type Operation } from './history.js';
 import { unwrittenReads } from './common.js';
@@ -95,29 +96,17 @@ export function linearizeKey(ops: readonly Operation[], maxSteps: number, memoWo
   }
 
   const words = (n + 31) >>> 5;
-  const lin = new Uint32Array(words);
+  // The memo's key: the register state in word 0, the linearized set's bits after it (`lin` is a view).
+  const key = new Int32Array(words + 1);
+  const lin = new Uint32Array(key.buffer, 4, words);
   const zobrist = new Uint32Array(n);
   const rng = new Rng(0x5eed ^ n);
   for (let i = 0; i < n; i++) zobrist[i] = rng.nextU32();
   let linHash = 0;
-  const cache = new Map<number, { bits: Uint32Array; state: number }[]>();
-  let memoLeft = memoWords;
+  const memo = new StateSet(words + 1, memoWords);
   const seen = (state: number): boolean => {
-    const h = (linHash ^ Math.imul(state + 1, 0x9e3779b1)) >>> 0;
-    const bucket = cache.get(h);
-    if (bucket) {
-      outer: for (const b of bucket) {
-        if (b.state !== state) continue;
-        for (let w = 0; w < words; w++) if (b.bits[w] !== lin[w]) continue outer;
-        return true;
-      }
-    }
-    if (memoLeft >= words) {
-      memoLeft -= words;
-      if (bucket) bucket.push({ bits: lin.slice(), state });
-      else cache.set(h, [{ bits: lin.slice(), state }]);
-    }
-    return false;
+    key[0] = state;
+    return memo.visit(key, linHash ^ Math.imul(state + 1, 0x9e3779b1));
   };
 
   const calls: { entry: Entry; state: number }[] = [];
@@ -126,7 +115,7 @@ export function linearizeKey(ops: readonly Operation[], maxSteps: number, memoWo
   let best: { prefix: number[]; blocked: number; state: number } | null = null;
   let entry = head.next;
   while (entry !== null) {
-    if (++steps > maxSteps) return { kind: 'budget', steps, memoWords: memoWords - memoLeft };
+    if (++steps > maxSteps) return { kind: 'budget', steps, memoWords: memo.words };
     const i = entry.op;
     if (entry.call) {
       const e = effect[i] as number;
@@ -164,7 +153,7 @@ export function linearizeKey(ops: readonly Operation[], maxSteps: number, memoWo
       return {
         kind: 'fail',
         steps,
-        memoWords: memoWords - memoLeft,
+        memoWords: memo.words,
         prefix: b.prefix.map((k) => ops[k] as Operation),
         blocked: ops[b.blocked] as Operation,
         state: values.names[b.state] as string,
@@ -182,7 +171,7 @@ export function linearizeKey(ops: readonly Operation[], maxSteps: number, memoWo
     linHash ^= zobrist[c.op] as number;
     entry = c.next;
   }
-  return { kind: 'ok', steps, memoWords: memoWords - memoLeft, order: calls.map((c) => ops[c.entry.op] as Operation) };
+  return { kind: 'ok', steps, memoWords: memo.words, order: calls.map((c) => ops[c.entry.op] as Operation) };
 }
 
 /** Groups operations by key, in key order. Gets whose outcome is unknown are already absent. */

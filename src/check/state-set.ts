@@ -36,11 +36,20 @@ export class StateSet {
     return this.#count * (this.width + StateSet.OVERHEAD_WORDS);
   }
 
-  /** Whether `state` (of `width` integers) was seen before; if not, remembers it when the budget allows. */
-  visit(state: Int32Array): boolean {
-    const w = this.width;
+  /** A hash of a state's `width` integers (FNV-1a over the words). */
+  hash(state: Int32Array): number {
     let h = 0x811c9dc5;
-    for (let i = 0; i < w; i++) h = Math.imul(h ^ (state[i] as number), 0x01000193);
+    for (let i = 0; i < this.width; i++) h = Math.imul(h ^ (state[i] as number), 0x01000193);
+    return h | 0;
+  }
+
+  /**
+   * Whether `state` (of `width` integers) was seen before; if not, remembers it when the budget
+   * allows. `h` may be given when the caller keeps a hash of its own (one equal for equal states).
+   */
+  visit(state: Int32Array, h: number = this.hash(state)): boolean {
+    h |= 0;
+    const w = this.width;
     const mask = this.#table.length - 1;
     const states = this.#states;
     for (let s = this.#table[h & mask] as number; s >= 0; s = this.#next[s] as number) {
