@@ -833,7 +833,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       this.#checkStuck();
       return;
     }
-    const b: Buffered = { write: w, from, seq, bytes: this.options.writeBytes === null ? 0 : this.options.writeBytes(w), wait: miss };
+    const b: Buffered = { write: w, from, seq, bytes: this.#bytesOf(w), wait: miss };
     this.#buffer.add(b);
     this.#bufferBytes += b.bytes;
     if (this.#buffer.size > this.#bufferPeak) this.#bufferPeak = this.#buffer.size;
@@ -856,6 +856,12 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       this.#pause(from);
       this.#checkStuck();
     }
+  }
+
+  /** options.writeBytes's estimate, 0 without one (or for an answer that is not a size). */
+  #bytesOf(w: CausalWrite): number {
+    const n = this.options.writeBytes === null ? 0 : this.options.writeBytes(w);
+    return Number.isFinite(n) && n > 0 ? n : 0;
   }
 
   /** At either bound: writes counted (bufferLimit) or their bytes (bufferBytesLimit). */
