@@ -513,3 +513,20 @@ test('bufferPeak: the most writes buffered at once, kept after the buffer drains
   d.apply(c.ready().persist);
   assert.equal(CausalCore.restore(d.snapshot, { id: 'node2', nodes }).bufferPeak, 0);
 });
+
+// bufferBytesLimit counts what options.writeBytes says of each buffered write, and takes it back
+// when the write leaves the buffer; an answer that is not a size counts as 0.
+test('buffered bytes: counted in, counted out, and never NaN', () => {
+  const sizes: Record<string, number> = { big: 700, small: 100, odd: Number.NaN, neg: -5 };
+  const c = new CausalCore({ id: 'node2', nodes, options: { bufferBytesLimit: 1000, writeBytes: (w) => sizes[String(w.value)] ?? 1 } });
+  c.receive('node3', write('node3', { node1: 1, node3: 1 }, 'a', 'big')); // needs node1#1
+  c.receive('node3', write('node3', { node1: 1, node3: 2 }, 'b', 'odd'));
+  c.receive('node3', write('node3', { node1: 1, node3: 3 }, 'c', 'neg'));
+  assert.deepEqual([c.status().buffered, c.status().bufferedBytes, c.pausedPeers().size], [3, 700, 0]);
+  c.receive('node3', write('node3', { node1: 1, node3: 4 }, 'd', 'small'));
+  assert.deepEqual([c.status().buffered, c.status().bufferedBytes, [...c.pausedPeers()]], [4, 800, []]);
+  c.receive('node3', write('node3', { node1: 1, node3: 5 }, 'e', 'big')); // 1500 bytes: pause
+  assert.deepEqual([c.status().buffered, c.status().bufferedBytes, [...c.pausedPeers()]], [5, 1500, ['node3']]);
+  c.receive('node1', write('node1', { node1: 1 }, 'x', 'first')); // delivers all five
+  assert.deepEqual([c.status().buffered, c.status().bufferedBytes, [...c.pausedPeers()]], [0, 0, []]);
+});
