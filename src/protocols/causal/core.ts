@@ -1038,7 +1038,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #pause(peer: NodeId): void {
     if (this.#paused.has(peer)) return;
     this.#paused.add(peer);
-    if (this.#want.backpressure) this.#events.push({ type: 'backpressure', node: this.id, peer, action: 'pause', buffered: this.#buffer.size, detail: 'buffer full: stop reading this link' });
+    if (this.#want.backpressure) {
+      // with sizes counted, the detail says how many bytes the buffer holds
+      const detail = this.options.writeBytes === null ? 'buffer full: stop reading this link' : `buffer full at ${this.#bufferBytes} bytes: stop reading this link`;
+      this.#events.push({ type: 'backpressure', node: this.id, peer, action: 'pause', buffered: this.#buffer.size, detail });
+    }
   }
 
   /**
