@@ -15,6 +15,7 @@ import { generateLinearizableHistory } from '../src/check/generate.js';
 import { historyFromEvents } from '../src/check/history.js';
 import { checkLinearizable } from '../src/check/linearizable.js';
 import { checkCausal } from '../src/check/causal.js';
+import type { Verdict } from '../src/check/verdict.js';
 import { FAULT_KINDS, runSimulation } from '../src/sim/index.js';
 
 export interface CheckBenchResult {
@@ -72,16 +73,7 @@ export function runCheckBench(options: Partial<CheckBenchOptions> = {}): CheckBe
   const parsed = historyFromEvents(events);
   const parseMs = performance.now() - t0;
   if (!parsed.ok) throw new Error(`generated history is malformed at ${parsed.line}: ${parsed.reason}`);
-  const runsMs: number[] = [];
-  let verdict = '';
-  for (let i = 0; i < o.runs; i++) {
-    const s = performance.now();
-    const v = checkLinearizable(parsed.history);
-    runsMs.push(performance.now() - s);
-    verdict = String(v.valid);
-    if (v.valid !== true) throw new Error(`a linearizable history was judged ${verdict}`);
-  }
-  const medianMs = median(runsMs);
+  const { runsMs, medianMs, verdict } = timeValid(o.runs, () => checkLinearizable(parsed.history), 'a linearizable history');
   const causal = timeCausal(o);
   const result: CheckBenchResult = {
     name: 'check-linearizable',
@@ -90,9 +82,9 @@ export function runCheckBench(options: Partial<CheckBenchOptions> = {}): CheckBe
     processes: o.processes,
     seed: o.seed,
     runs: o.runs,
-    runsMs: runsMs.map((x) => Math.round(x * 100) / 100),
-    medianMs: Math.round(medianMs * 100) / 100,
-    parseMs: Math.round(parseMs * 100) / 100,
+    runsMs,
+    medianMs,
+    parseMs: round2(parseMs),
     targetMs: 1000,
     verdict,
     causal,
@@ -104,25 +96,29 @@ export function runCheckBench(options: Partial<CheckBenchOptions> = {}): CheckBe
   return result;
 }
 
-function median(xs: readonly number[]): number {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** Times `runs` calls of a check that must find its history valid: each run and the median, in ms (2 decimals). */
+function timeValid(runs: number, check: () => Verdict, what: string): { runsMs: number[]; medianMs: number; verdict: string } {
+  const runsMs: number[] = [];
+  let verdict = '';
+  for (let i = 0; i < runs; i++) {
+    const s = performance.now();
+    const v = check();
+    runsMs.push(performance.now() - s);
+    verdict = String(v.valid);
+    if (v.valid !== true) throw new Error(`${what} was judged ${verdict}`);
+  }
+  const medianMs = [...runsMs].sort((a, b) => a - b)[Math.floor(runsMs.length / 2)] as number;
+  return { runsMs: runsMs.map(round2), medianMs: round2(medianMs), verdict };
 }
 
 function timeCausal(o: CheckBenchOptions): CheckBenchResult['causal'] {
   const sim = runSimulation({ seed: o.seed, nodes: 5, ops: o.causalOps, clients: 16, keys: 10, faults: [...FAULT_KINDS], check: false, recordHistory: true });
   const parsed = historyFromEvents(sim.history);
   if (!parsed.ok) throw new Error(`simulator history is malformed at ${parsed.line}: ${parsed.reason}`);
-  const runsMs: number[] = [];
-  let verdict = '';
-  for (let i = 0; i < o.runs; i++) {
-    const s = performance.now();
-    const v = checkCausal(parsed.history);
-    runsMs.push(performance.now() - s);
-    verdict = String(v.valid);
-    if (v.valid !== true) throw new Error(`a simulator history was judged ${verdict} by the causal checker`);
-  }
   const h = parsed.history;
-  return { operations: h.ops.length + h.failed.length + h.unknownReads, keys: h.keys.length, runsMs: runsMs.map((x) => Math.round(x * 100) / 100), medianMs: Math.round(median(runsMs) * 100) / 100, verdict };
+  return { operations: h.ops.length + h.failed.length + h.unknownReads, keys: h.keys.length, ...timeValid(o.runs, () => checkCausal(h), 'a simulator history (causal checker)') };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

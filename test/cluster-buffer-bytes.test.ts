@@ -7,8 +7,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerNetwork } from '../src/transport/peer/peer-network.js';
-import { TestCluster, eventually, http } from './support/cluster.js';
+import type { PeerNetwork } from '../src/transport/peer/peer-network.js';
+import { TestCluster, eventually, http, logMessages } from './support/cluster.js';
 
 describe('a node buffering large writes', () => {
   test('counts their bytes, pauses the link at 64 MiB, and delivers them once the gap is filled', { timeout: 120_000 }, async () => {
@@ -17,17 +17,7 @@ describe('a node buffering large writes', () => {
     try {
       await c2.start('node1');
       const n1 = c2.node('node1');
-      twin = new PeerNetwork({
-        selfId: 'node2',
-        listenHost: '127.0.0.1',
-        listenPort: c2.node('node2').peerPort,
-        peers: [{ id: 'node1', host: '127.0.0.1', port: n1.peerPort }],
-        secret: c2.secret,
-        backoff: { initialMs: 50, maxMs: 200 },
-      });
-      const up = new Promise((r) => twin?.once('up', r));
-      await twin.start();
-      await up;
+      twin = await c2.twin('node2', 'node1');
       const big = 'x'.repeat(4 * 1024 * 1024); // 8 MiB as the estimate counts it
       const write = (seq: number, value: string): object => ({ type: 'write', write: { origin: 'node2', clock: { node1: 0, node2: seq }, lamport: seq, key: `k${seq}`, value, deleted: false } });
       // node2#1 is withheld: #2.. wait for it in node1's buffer
@@ -40,11 +30,7 @@ describe('a node buffering large writes', () => {
         }
       };
       await sendRange(2, 12);
-      const messages = (): string[] =>
-        n1.log
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map((l) => String((JSON.parse(l) as { msg?: unknown }).msg));
+      const messages = (): string[] => logMessages(n1);
       // 8 writes of 8,388,680 bytes each (estimateWriteBytes: 64 + 2 × (key + value as JSON)) reach
       // 64 MiB: the link is paused at 8 writes, not at 10,000
       const pause = `node1: backpressure pause node2 (8 buffered): buffer full at ${8 * (64 + 2 * (2 + big.length + 2))} bytes: stop reading this link`;

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PeerNetwork } from '../src/transport/peer/peer-network.js';
-import { eventually, http, TestCluster } from './support/cluster.js';
+import { eventually, http, logMessages, TestCluster } from './support/cluster.js';
 
 describe('three-node cluster', () => {
   let c: TestCluster;
@@ -182,17 +182,7 @@ describe('a peer sending malformed messages', () => {
       await c2.start('node1');
       const n1 = c2.node('node1');
       // node2 is played by this process, with the cluster secret; node1 dials it.
-      twin = new PeerNetwork({
-        selfId: 'node2',
-        listenHost: '127.0.0.1',
-        listenPort: c2.node('node2').peerPort,
-        peers: [{ id: 'node1', host: '127.0.0.1', port: n1.peerPort }],
-        secret: c2.secret,
-        backoff: { initialMs: 50, maxMs: 200 },
-      });
-      const up = new Promise((r) => twin?.once('up', r));
-      await twin.start();
-      await up;
+      twin = await c2.twin('node2', 'node1');
       const bad = [
         { type: 'gossip', about: 'everything' },
         { type: 'write', write: { origin: 'node2', clock: 'one', lamport: 1, key: 'k', value: 1, deleted: false } },
@@ -204,11 +194,7 @@ describe('a peer sending malformed messages', () => {
       twin.send('node1', good);
       await eventually(async () => (await http('GET', `${n1.http}/v1/kv/from-twin`)).status === 200, 10_000, 'the well-formed write applied');
       assert.equal(n1.proc?.exitCode, null, 'node1 is still running');
-      const messages = (): string[] =>
-        n1.log
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map((l) => String((JSON.parse(l) as { msg?: unknown }).msg));
+      const messages = (): string[] => logMessages(n1);
       for (const why of ['unknown message type "gossip"', 'write.clock: not an object', 'writes[0]: not an object', 'clock: not an object']) {
         const line = `dropped a malformed message from node2 (another version?): ${why}`;
         await eventually(async () => messages().includes(line), 5000, `logged: ${why}`, () => messages().join('\n'));

@@ -295,14 +295,7 @@ function classifyIndex(nodes: readonly Operation[], writerOf: ReadonlyMap<number
       // On the session chain, the writes after a form a suffix and those before r a prefix: the
       // first of the suffix is the only candidate.
       const chain = onChain.get(pk) ?? [];
-      let lo = 0;
-      let hi = chain.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (before(a, chain[mid] as number)) hi = mid;
-        else lo = mid + 1;
-      }
-      const c = chain[lo];
+      const c = chain[firstWhere(chain, (x) => before(a, x))];
       if (c !== undefined && c !== not && before(c, ri)) best = c;
       for (const w of offChain.get(pk) ?? []) {
         if (best >= 0 && w > best) break;
@@ -348,30 +341,29 @@ function keyChains(nodes: readonly Operation[], writesOfKey: ReadonlyMap<string,
 }
 
 /**
- * The last entry of a session chain in r's causal past, or -1. The chain's entries in r's past are
- * a prefix of it (whatever precedes one of them in session order precedes r too).
+ * The first position of a session chain where `holds` is true, or the chain's length. Along a
+ * chain, "in r's future" and "not in r's past" hold on a suffix: whatever follows an entry in
+ * session order follows what that entry follows, and precedes nothing it did not.
  */
-function lastBefore(chain: readonly number[], ri: number, before: (a: number, b: number) => boolean): number {
+function firstWhere(chain: readonly number[], holds: (x: number) => boolean): number {
   let lo = 0;
-  let hi = chain.length; // entries [0, lo) are before r; [hi, end) are not
+  let hi = chain.length; // holds on [hi, end), not on [0, lo)
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (before(chain[mid] as number, ri)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo === 0 ? -1 : (chain[lo - 1] as number);
-}
-
-/** The last entry of a session chain not in r's causal future, or -1 (those form a prefix too). */
-function lastNotAfter(chain: readonly number[], ri: number, before: (a: number, b: number) => boolean): number {
-  let lo = 0;
-  let hi = chain.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (before(ri, chain[mid] as number)) hi = mid;
+    if (holds(chain[mid] as number)) hi = mid;
     else lo = mid + 1;
   }
-  return lo === 0 ? -1 : (chain[lo - 1] as number);
+  return lo;
+}
+
+/** The last entry of a session chain in r's causal past, or -1. */
+function lastBefore(chain: readonly number[], ri: number, before: (a: number, b: number) => boolean): number {
+  return chain[firstWhere(chain, (x) => !before(x, ri)) - 1] ?? -1;
+}
+
+/** The last entry of a session chain not in r's causal future, or -1. */
+function lastNotAfter(chain: readonly number[], ri: number, before: (a: number, b: number) => boolean): number {
+  return chain[firstWhere(chain, (x) => before(ri, x)) - 1] ?? -1;
 }
 
 /**

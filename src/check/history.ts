@@ -198,12 +198,17 @@ function addLine(pairing: Pairing, text: string, line: number): void {
   pairing.add(validateEvent(raw, line), line);
 }
 
+/** A LineError as the failed ParseResult it stands for; anything else is thrown on. */
+function failed(e: unknown): ParseResult {
+  if (e instanceof LineError) return { ok: false, line: e.line, reason: e.message };
+  throw e;
+}
+
 function settle(build: () => History): ParseResult {
   try {
     return { ok: true, history: build() };
   } catch (e) {
-    if (e instanceof LineError) return { ok: false, line: e.line, reason: e.message };
-    throw e;
+    return failed(e);
   }
 }
 
@@ -241,11 +246,10 @@ export async function parseHistoryChunks(chunks: AsyncIterable<string>, maxLineC
       if (rest.length > maxLineChars) throw new LineError(line + 1, `line longer than ${maxLineChars} characters (no event is that long)`);
     }
     addLine(pairing, rest, ++line);
+    return { ok: true, history: pairing.finish() };
   } catch (e) {
-    if (e instanceof LineError) return { ok: false, line: e.line, reason: e.message };
-    throw e;
+    return failed(e);
   }
-  return settle(() => pairing.finish());
 }
 
 /** Builds a history from event objects (line numbers are positions from 1). */

@@ -1,18 +1,13 @@
 /** Human-readable summary of a simulation run (the CLI prints it; libraries never print). */
 import type { Verdict } from '../check/index.js';
 import { formatFaults } from './options.js';
-import { LOST_WRITE_NOTE, type SimResult } from './simulator.js';
+import type { SimResult } from './simulator.js';
 
 function verdictText(v: Verdict | undefined): string {
   if (v === undefined) return 'not run';
   if (v.valid === true) return 'valid';
   if (v.valid === 'unknown') return `undecided (${v.reason})`;
   return `INVALID — ${v.rule}`;
-}
-
-/** The simulator set the eventual checker's real-time lost-write verdict aside, and said why in a note. */
-function excusedLostWrite(v: Verdict | undefined, notes: readonly string[]): boolean {
-  return v !== undefined && v.valid === false && v.rule === 'lost-write' && notes.some((n) => n.startsWith(LOST_WRITE_NOTE));
 }
 
 export function formatSummary(r: SimResult): string[] {
@@ -27,7 +22,7 @@ export function formatSummary(r: SimResult): string[] {
     `buffered max: ${s.bufferedMax}`,
     `convergence: ${s.convergenceTicks >= 0 ? `${s.convergenceTicks} tick periods after healing` : 'not reached'}`,
     `virtual time: ${(s.virtualTimeNs / 1e9).toFixed(3)} s`,
-    `verdicts: causal ${verdictText(s.verdicts.causal)}; eventual ${excusedLostWrite(s.verdicts.eventual, s.notes) ? 'INVALID in real-time terms only — lost-write, which does not apply to concurrent writes kept as siblings (see the note)' : verdictText(s.verdicts.eventual)}`,
+    `verdicts: causal ${verdictText(s.verdicts.causal)}; eventual ${s.eventualSetAside ? 'INVALID in real-time terms only — lost-write, which does not apply to concurrent writes kept as siblings (see the note)' : verdictText(s.verdicts.eventual)}`,
   ];
   for (const n of s.notes) lines.push(`note: ${n}`);
   if (r.failure) {

@@ -82,9 +82,6 @@ export interface SimTuning {
   readonly causalCheckMaxOps: number;
 }
 
-/** How the note begins when the eventual checker's real-time lost-write verdict is set aside. */
-export const LOST_WRITE_NOTE = "eventual checker's real-time lost-write rule does not apply to concurrent causal writes (kept as siblings)";
-
 export const DEFAULT_SIM_TUNING: Readonly<SimTuning> = Object.freeze({
   thinkMeanNs: 5 * MS,
   clientLatencyNs: Object.freeze([50 * US, 500 * US]) as readonly [number, number],
@@ -122,6 +119,11 @@ export interface SimSummary {
   readonly convergenceTicks: number;
   readonly virtualTimeNs: number;
   readonly verdicts: { readonly causal?: Verdict; readonly eventual?: Verdict };
+  /**
+   * The eventual verdict is a real-time lost-write among concurrent writes kept as siblings, set
+   * aside: durability was checked by clock instead (a note says so).
+   */
+  readonly eventualSetAside: boolean;
   readonly notes: readonly string[];
 }
 
@@ -274,6 +276,7 @@ export class Simulation {
   #convergenceTicks = -1;
   readonly #verdicts: { causal?: Verdict; eventual?: Verdict } = {};
   readonly #notes: string[] = [];
+  #eventualSetAside = false;
   /** Every acknowledged write (put or delete): its key, clock and value, for the durability check. */
   readonly #acked: AckedWrites;
 
@@ -935,7 +938,8 @@ export class Simulation {
         // model two concurrent writes are both kept as siblings and a read shows the deterministic
         // winner, so a write invoked later may legitimately lose the read. Durability is judged
         // instead from the replicas' final state by #lostWrites (clocks, siblings included).
-        this.#notes.push(`${LOST_WRITE_NOTE}; acknowledged writes were verified present or overwritten by clock: ${v.explanation.split('\n')[0] ?? ''}`);
+        this.#eventualSetAside = true;
+        this.#notes.push(`eventual checker's real-time lost-write rule does not apply to concurrent causal writes (kept as siblings); acknowledged writes were verified present or overwritten by clock: ${v.explanation.split('\n')[0] ?? ''}`);
         continue;
       }
       if (v !== undefined && v.valid === false) {
@@ -986,6 +990,7 @@ export class Simulation {
       convergenceTicks: this.#convergenceTicks,
       virtualTimeNs: this.#now,
       verdicts: { ...this.#verdicts },
+      eventualSetAside: this.#eventualSetAside,
       notes: [...this.#notes],
     };
     const log = this.#history;

@@ -7,6 +7,7 @@ import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PeerNetwork } from '../../src/transport/peer/peer-network.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -148,10 +149,43 @@ export class TestCluster {
     n.proc = null;
   }
 
+  /**
+   * Plays node `id` in this process, with the cluster secret, for the running node `peer`, which
+   * dials it. Resolves once the link is up; the caller closes it.
+   */
+  async twin(id: string, peer: string): Promise<PeerNetwork> {
+    const p = this.node(peer);
+    const twin = new PeerNetwork({
+      selfId: id,
+      listenHost: '127.0.0.1',
+      listenPort: this.node(id).peerPort,
+      peers: [{ id: peer, host: '127.0.0.1', port: p.peerPort }],
+      secret: this.secret,
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
+    const up = new Promise((r) => twin.once('up', r));
+    try {
+      await twin.start();
+      await up;
+    } catch (e) {
+      await twin.close();
+      throw e;
+    }
+    return twin;
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.stop(n.id, 'SIGKILL')));
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The `msg` of each JSON line a node has logged (--log-format json), in order. */
+export function logMessages(n: TestNode): string[] {
+  return n.log
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => String((JSON.parse(l) as { msg?: unknown }).msg));
 }
 
 export interface HttpResult {
