@@ -237,6 +237,36 @@ test('a lost write with no dependants is re-sent once the peer stays behind', ()
   assert.equal(again, 0);
 });
 
+// A link coming back up is anti-entropy's moment (SPEC §2): the peer's sync request is answered with
+// all it lacks. The repair of a stalled peer must not send the same writes again on the next tick
+// because the peer's acknowledgements stalled while the link was down.
+test('a peer back on a link gets what it lacks once, from its sync request, not again from repair', () => {
+  const options = { repairAfterTicks: 5, ackEveryTicks: 2, resyncAfterTicks: 0 };
+  const a = new CausalCore({ id: 'a', nodes: ['a', 'b'], options });
+  const b = new CausalCore({ id: 'b', nodes: ['a', 'b'], options });
+  a.linkChanged('b', false);
+  b.linkChanged('a', false);
+  a.submit({ kind: 'put', reqId: 1, key: 'x', value: 1 });
+  a.submit({ kind: 'put', reqId: 2, key: 'y', value: 2 });
+  assert.equal(a.ready().messages.length, 0, 'nothing sent on a down link');
+  for (let i = 0; i < 20; i++) a.tick(); // far past repairAfterTicks
+  a.ready();
+  a.linkChanged('b', true);
+  b.linkChanged('a', true);
+  const shipped: number[] = [];
+  const countWrites = (ms: readonly { msg: CausalMsg }[]): void => {
+    for (const m of ms) if (m.msg.type === 'writes') shipped.push(m.msg.writes.length);
+  };
+  for (const m of b.ready().messages) a.receive('b', m.msg); // b's link-up sync request
+  countWrites(a.ready().messages);
+  assert.deepEqual(shipped, [2], 'the sync reply carries both writes');
+  for (let i = 0; i < 4; i++) {
+    a.tick(); // within repairAfterTicks of the link coming up, while the reply is in flight
+    countWrites(a.ready().messages);
+  }
+  assert.deepEqual(shipped, [2], 'no repair of the writes the sync reply carries');
+});
+
 /** Drives a core through buffering, duplicates, conflicts, anti-entropy, acks, compaction, backpressure. */
 function script(c: CausalCore): ReturnType<CausalCore['ready']>[] {
   const out: ReturnType<CausalCore['ready']>[] = [];

@@ -499,6 +499,10 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     if (up) {
       if (this.#down.delete(peer)) this.#live = this.#peers.filter((p) => !this.#down.has(p));
       this.#lastAckSent.delete(peer);
+      // The peer's sync request (it sees the link come up too) is answered with all it lacks: the
+      // repair of a stalled peer would send the same writes again on our next tick (its
+      // acknowledgements stalled while the link was down), so its clock starts again from now.
+      this.#ackProgress.set(peer, this.#now);
       // Anti-entropy (SPEC §2): both sides send their clock; each answers with what the other lacks.
       this.#sendSync(peer, 'link-up');
       return;
