@@ -55,9 +55,11 @@ test('malformed messages are named', () => {
     [{ type: 'writes', writes: {}, reason: 'sync' }, /writes: not an array/],
     [{ type: 'writes', writes: [w], reason: 'gossip' }, /reason/],
     [{ type: 'writes', writes: [w, { ...w, key: 3 }], reason: 'batch' }, /writes\[1\]\.key: not a string/],
+    [{ type: 'writes', writes: [], reason: 'sync', done: 'yes' }, /done: not a boolean/],
   ];
   for (const [msg, want] of cases) assert.match(causalMsgProblem(msg) ?? 'passed', want, JSON.stringify(msg));
   assert.equal(causalMsgProblem({ type: 'write', write: w }), null);
+  assert.equal(causalMsgProblem({ type: 'writes', writes: [], reason: 'sync', done: true }), null);
 });
 
 test('a batch too large for a frame splits into halves, in order; other messages do not split', () => {
@@ -69,6 +71,11 @@ test('a batch too large for a frame splits into halves, in order; other messages
     { type: 'writes', writes: [4, 5].map(w), reason: 'sync' },
   ]);
   for (const p of parts ?? []) assert.equal(causalMsgProblem(p), null);
+  // the last batch of a sync answer: the `done` mark goes on the second half only
+  assert.deepEqual(splitCausalMsg({ ...batch, done: true }), [
+    { type: 'writes', writes: [1, 2, 3].map(w), reason: 'sync' },
+    { type: 'writes', writes: [4, 5].map(w), reason: 'sync', done: true },
+  ]);
   assert.equal(splitCausalMsg({ type: 'writes', writes: [w(1)], reason: 'batch' }), null);
   assert.equal(splitCausalMsg({ type: 'write', write: w(1) }), null);
   assert.equal(splitCausalMsg({ type: 'ack', clock: { node1: 1 } }), null);

@@ -17,6 +17,7 @@ export function causalMsgProblem(msg: unknown): string | null {
       const ws = m['writes'];
       if (!Array.isArray(ws)) return 'writes: not an array';
       if (m['reason'] !== 'sync' && m['reason'] !== 'batch') return 'reason: not "sync" or "batch"';
+      if (m['done'] !== undefined && typeof m['done'] !== 'boolean') return 'done: not a boolean';
       for (let i = 0; i < ws.length; i++) {
         const p = writeProblem(ws[i], `writes[${i}]`);
         if (p !== null) return p;
@@ -64,9 +65,10 @@ export function splitCausalMsg(msg: unknown): CausalMsg[] | null {
   const m = msg as CausalMsg;
   if (m.type === 'writes' && m.writes.length >= 2) {
     const half = Math.ceil(m.writes.length / 2);
+    // a `done` mark stays on the second half: the answer is complete once both are in
     return [
       { type: 'writes', writes: m.writes.slice(0, half), reason: m.reason },
-      { type: 'writes', writes: m.writes.slice(half), reason: m.reason },
+      m.done === undefined ? { type: 'writes', writes: m.writes.slice(half), reason: m.reason } : { type: 'writes', writes: m.writes.slice(half), reason: m.reason, done: m.done },
     ];
   }
   return null;

@@ -267,6 +267,61 @@ test('a peer back on a link gets what it lacks once, from its sync request, not 
   assert.deepEqual(shipped, [2], 'no repair of the writes the sync reply carries');
 });
 
+// Links that come up together are synced one peer at a time (pullTimeoutTicks): the next peer is
+// asked when the answer is complete (done), after the timeout, or when the pulled peer's link
+// goes down; a done from a peer not being pulled moves nothing.
+test('link-up pulls go one peer at a time: on done, on timeout, on the link going down', () => {
+  const ns = ['a', 'b', 'c', 'd'];
+  const a = new CausalCore({ id: 'a', nodes: ns, options: { pullTimeoutTicks: 3, ackEveryTicks: 0, repairAfterTicks: 0, resyncAfterTicks: 0 } });
+  const syncsTo = (): string[] =>
+    a
+      .ready()
+      .messages.filter((m) => m.msg.type === 'sync')
+      .map((m) => m.to);
+  for (const p of ['b', 'c', 'd']) a.linkChanged(p, false);
+  a.ready();
+  for (const p of ['b', 'c', 'd']) a.linkChanged(p, true);
+  assert.deepEqual(syncsTo(), ['b'], 'only the first peer is asked');
+  a.receive('c', { type: 'writes', writes: [], reason: 'sync', done: true });
+  assert.deepEqual(syncsTo(), [], "a done from a peer not being pulled moves nothing");
+  const bw: CausalWrite = { origin: 'b', clock: { b: 1 }, lamport: 1, key: 'x', value: 1, deleted: false };
+  a.receive('b', { type: 'writes', writes: [bw], reason: 'sync', done: true });
+  const next = a.ready().messages.filter((m) => m.msg.type === 'sync');
+  assert.deepEqual(next.map((m) => m.to), ['c'], "b's answer is complete: c is asked");
+  assert.deepEqual(next[0]?.msg.type === 'sync' && next[0].msg.clock, { a: 0, b: 1, c: 0, d: 0 }, 'with the clock b brought');
+  for (let i = 0; i < 2; i++) a.tick();
+  assert.deepEqual(syncsTo(), [], 'c has the timeout to answer');
+  a.tick();
+  assert.deepEqual(syncsTo(), ['d'], 'no answer from c in 3 ticks: d is asked');
+  a.linkChanged('c', true); // c's link flaps while d is pulled: c waits its turn again
+  a.linkChanged('d', false);
+  assert.deepEqual(syncsTo(), ['c'], "d's link went down: the next peer is asked");
+  a.receive('c', { type: 'writes', writes: [], reason: 'sync', done: true });
+  assert.deepEqual(syncsTo(), [], 'nobody left to ask');
+});
+
+// pullTimeoutTicks 0: every peer whose link comes up is asked at once.
+test('with pullTimeoutTicks 0, every link that comes up is synced at once', () => {
+  const ns = ['a', 'b', 'c'];
+  const a = new CausalCore({ id: 'a', nodes: ns, options: { pullTimeoutTicks: 0 } });
+  a.linkChanged('b', true);
+  a.linkChanged('c', true);
+  assert.deepEqual(a.ready().messages.filter((m) => m.msg.type === 'sync').map((m) => m.to), ['b', 'c']);
+});
+
+// A sync request is always answered, with done on the last batch: an empty batch when nothing is
+// lacking, so the requester knows its pull is complete either way.
+test('a sync request is answered with done on the last batch, or an empty done batch', () => {
+  const a = new CausalCore({ id: 'a', nodes: ['a', 'b'], options: { syncBatchSize: 2 } });
+  a.receive('b', { type: 'sync', clock: {} });
+  assert.deepEqual(a.ready().messages.map((m) => m.msg), [{ type: 'writes', writes: [], reason: 'sync', done: true }]);
+  for (let i = 1; i <= 3; i++) a.submit({ kind: 'put', reqId: i, key: 'x', value: i });
+  a.ready();
+  a.receive('b', { type: 'sync', clock: {} });
+  const answer = a.ready().messages.map((m) => (m.msg.type === 'writes' ? `${m.msg.writes.length}${m.msg.done === true ? ' done' : ''}` : m.msg.type));
+  assert.deepEqual(answer, ['2', '1 done']);
+});
+
 /** Drives a core through buffering, duplicates, conflicts, anti-entropy, acks, compaction, backpressure. */
 function script(c: CausalCore): ReturnType<CausalCore['ready']>[] {
   const out: ReturnType<CausalCore['ready']>[] = [];

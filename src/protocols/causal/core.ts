@@ -50,6 +50,14 @@ export interface CausalOptions {
   readonly resyncAfterTicks: number;
   /** Most writes in one anti-entropy `writes` message. */
   readonly syncBatchSize: number;
+  /**
+   * Links that come up together (a restart, a healed partition) are synced one peer at a time:
+   * each peer answers a sync request with everything the requester lacks, third nodes' writes
+   * included, so asking them all at once would bring each missing write once per peer. The next
+   * peer is asked, with the clock as it then is, when the answer is complete (its last batch is
+   * marked `done`) or after this many ticks without it; 0: ask every peer at once.
+   */
+  readonly pullTimeoutTicks: number;
   /** Most client operations waiting for their context at once; beyond, `overloaded`. */
   readonly maxWaitingOps: number;
   /**
@@ -75,6 +83,7 @@ export const DEFAULT_CAUSAL_OPTIONS: Readonly<CausalOptions> = Object.freeze({
   ackEveryTicks: 10,
   resyncAfterTicks: 20,
   syncBatchSize: 1000,
+  pullTimeoutTicks: 10,
   maxWaitingOps: 10_000,
   repairAfterTicks: 30,
   events: 'all',
@@ -259,7 +268,7 @@ function checkOptions(o: CausalOptions): void {
   }
   if (!(o.bufferBytesLimit > 0)) throw new CausewayError('bad-request', 'option bufferBytesLimit must be a positive number');
   if (o.writeBytes !== null && typeof o.writeBytes !== 'function') throw new CausewayError('bad-request', 'option writeBytes must be a function or null');
-  for (const k of ['ackEveryTicks', 'resyncAfterTicks', 'repairAfterTicks'] as const) {
+  for (const k of ['ackEveryTicks', 'resyncAfterTicks', 'repairAfterTicks', 'pullTimeoutTicks'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 0) throw new CausewayError('bad-request', `option ${k} must be a non-negative integer`);
   }
   if (o.events !== 'all') {
@@ -329,6 +338,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   readonly #lastAckSent = new Map<NodeId, number>();
   /** Tick at which each peer's acknowledged clock last advanced (or we last repaired it). */
   readonly #ackProgress = new Map<NodeId, number>();
+
+  /** The link-up pull under way (see pullTimeoutTicks): its peer and the tick it was asked. */
+  #pull: { readonly peer: NodeId; readonly since: number } | null = null;
+  /** Peers whose link came up while a pull was under way, to be asked in turn. */
+  #pullQueue: NodeId[] = [];
 
   #now = 0;
   #lastProgress = 0;
@@ -478,12 +492,13 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
         if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'writes', count: msg.writes.length, nodeClock: this.#clockCopy() });
         for (const w of msg.writes) this.#onWrite(from, w);
         this.#afterWrites();
+        if (msg.done === true && this.#pull !== null && this.#pull.peer === from) this.#nextPull();
         return;
       case 'sync':
         if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'sync', count: 0, nodeClock: this.#clockCopy() });
         // A sync request carries the requester's applied (and persisted) clock: it is an ack too.
         this.#onAcked(from, msg.clock);
-        this.#answerSync(from, msg.clock);
+        this.#answerSync(from, msg.clock, true);
         return;
       case 'ack':
         if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'ack', count: 0, nodeClock: this.#clockCopy() });
@@ -504,13 +519,15 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       // acknowledgements stalled while the link was down), so its clock starts again from now.
       this.#ackProgress.set(peer, this.#now);
       // Anti-entropy (SPEC §2): both sides send their clock; each answers with what the other lacks.
-      this.#sendSync(peer, 'link-up');
+      this.#queuePull(peer);
       return;
     }
     if (!this.#down.has(peer)) {
       this.#down.add(peer);
       this.#live = this.#peers.filter((p) => !this.#down.has(p));
     }
+    if (this.#pullQueue.includes(peer)) this.#pullQueue = this.#pullQueue.filter((p) => p !== peer);
+    if (this.#pull !== null && this.#pull.peer === peer) this.#nextPull();
     this.#resyncNeeded.delete(peer); // the sync on reconnection covers it
     if (this.#paused.delete(peer) && this.#want.backpressure) {
       this.#events.push({ type: 'backpressure', node: this.id, peer, action: 'resume', buffered: this.#buffer.size, detail: 'link down' });
@@ -522,6 +539,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     this.#now += 1;
     const o = this.options;
     if (this.#waitingOps.length > 0) this.#expireWaitingOps();
+    if (this.#pull !== null && this.#now - this.#pull.since >= o.pullTimeoutTicks) this.#nextPull();
     if (o.ackEveryTicks > 0 && this.#now % o.ackEveryTicks === 0) this.#sendAcks();
     if (o.resyncAfterTicks > 0 && this.#buffer.size > 0 && this.#now - this.#lastProgress >= o.resyncAfterTicks) {
       // Liveness: a dependency may have been lost in transit; fetch it again from every peer. If
@@ -549,7 +567,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       const acked = this.#acked.get(p);
       if (acked === undefined || this.#lagOf(acked) === 0) continue;
       this.#ackProgress.set(p, this.#now);
-      this.#answerSync(p, { ...acked });
+      this.#answerSync(p, { ...acked }, false);
     }
   }
 
@@ -1088,6 +1106,27 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   // ---- anti-entropy and compaction ----
 
+  /** A link came up: pull from the peer now, or after the pulls under way (see pullTimeoutTicks). */
+  #queuePull(peer: NodeId): void {
+    if (this.options.pullTimeoutTicks === 0 || this.#pull === null || this.#pull.peer === peer) {
+      this.#startPull(peer);
+      return;
+    }
+    if (!this.#pullQueue.includes(peer)) this.#pullQueue.push(peer);
+  }
+
+  #startPull(peer: NodeId): void {
+    if (this.options.pullTimeoutTicks > 0) this.#pull = { peer, since: this.#now };
+    this.#sendSync(peer, 'link-up');
+  }
+
+  /** The pull under way is complete (or timed out, or its link went down): ask the next peer. */
+  #nextPull(): void {
+    this.#pull = null;
+    const next = this.#pullQueue.shift();
+    if (next !== undefined) this.#startPull(next);
+  }
+
   #sendSync(peer: NodeId, reason: SyncReason): void {
     const clock = this.#clockCopy();
     this.#lastAckSent.set(peer, this.#applied); // a sync request acknowledges our clock too
@@ -1100,7 +1139,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    * included — in causal order: sorted by the sum of the clock's entries (a write's causal
    * predecessors all have strictly smaller sums), then origin, then seq.
    */
-  #answerSync(peer: NodeId, theirs: VectorClock): void {
+  #answerSync(peer: NodeId, theirs: VectorClock, request: boolean): void {
     // Each origin's log is already in that order when its clock totals never decrease along it
     // (always, for writes made by this protocol: each write's clock dominates the one before it
     // from the same origin): then a merge of the per-origin runs gives the sorted order without
@@ -1122,12 +1161,17 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       for (let i = first + 1; i < stop && runsSorted; i++) if ((totals[i] as number) < (totals[i - 1] as number)) runsSorted = false;
     }
     if (this.#want.sync) this.#events.push({ type: 'sync', node: this.id, peer, direction: 'reply', clock: theirs, count });
-    if (count === 0) return;
+    if (count === 0) {
+      // a request is answered even when nothing is lacking: the requester's pull is complete
+      if (request) this.#send(peer, { type: 'writes', writes: [], reason: 'sync', done: true }, 0);
+      return;
+    }
     const lack = runsSorted ? this.#mergeRuns(next, end, count) : this.#sortLack(next, end);
     const size = this.options.syncBatchSize;
     for (let i = 0; i < lack.length; i += size) {
       const writes = lack.length <= size ? lack : lack.slice(i, i + size);
-      this.#send(peer, { type: 'writes', writes, reason: 'sync' }, writes.length);
+      const msg: CausalMsg = request && i + size >= lack.length ? { type: 'writes', writes, reason: 'sync', done: true } : { type: 'writes', writes, reason: 'sync' };
+      this.#send(peer, msg, writes.length);
     }
   }
 

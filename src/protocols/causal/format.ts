@@ -22,7 +22,7 @@ export function formatMsg(m: CausalMsg): string {
     case 'write':
       return `write ${formatWrite(m.write)}`;
     case 'writes':
-      return `writes(${m.reason}) [${m.writes.map((w) => formatWrite(w)).join('; ')}]`;
+      return `writes(${m.reason}${m.done === true ? ', done' : ''}) [${m.writes.map((w) => formatWrite(w)).join('; ')}]`;
     case 'sync':
       return `sync ${formatClock(m.clock)}`;
     case 'ack':

@@ -75,6 +75,7 @@ const OPTION_NAMES: Record<string, NumericOption> = {
   'ack-every': 'ackEveryTicks',
   'resync-after': 'resyncAfterTicks',
   'sync-batch': 'syncBatchSize',
+  'pull-timeout': 'pullTimeoutTicks',
 };
 
 function formatReply(node: NodeId, r: KvReply): string {

@@ -32,7 +32,16 @@ export interface Version {
 /** Peer messages. `writes` is a batch (an anti-entropy reply, or a driver grouping writes). */
 export type CausalMsg =
   | { readonly type: 'write'; readonly write: CausalWrite }
-  | { readonly type: 'writes'; readonly writes: readonly CausalWrite[]; readonly reason: 'sync' | 'batch' }
+  | {
+      readonly type: 'writes';
+      readonly writes: readonly CausalWrite[];
+      readonly reason: 'sync' | 'batch';
+      /**
+       * On the last batch of an answer to a sync request (an empty batch when nothing is lacking):
+       * the requester's pull from this peer is complete.
+       */
+      readonly done?: boolean;
+    }
   /** Anti-entropy request: "here is my clock; send me what it does not cover". */
   | { readonly type: 'sync'; readonly clock: VectorClock }
   /** Periodic acknowledgement of what this node has applied (drives log compaction). */
