@@ -3,10 +3,10 @@
 // Usage: npm run sim:swarm [-- --ops 300 --nodes 5]   (DIST=dir picks the build folder; default dist)
 import { randomInt } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 
 const dist = process.env.DIST ?? 'dist';
-const { runSimulation, parseFaults, FAULT_KINDS } = await import(pathToFileURL(join(process.cwd(), dist, 'src', 'sim', 'index.js')).href);
+const { runSimulation, parseFaults, FAULT_KINDS } = await import(pathToFileURL(resolve(dist, 'src', 'sim', 'index.js')).href);
 
 function arg(name) {
   const i = process.argv.indexOf(`--${name}`);
