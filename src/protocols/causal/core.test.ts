@@ -294,10 +294,33 @@ test('link-up pulls go one peer at a time: on done, on timeout, on the link goin
   a.tick();
   assert.deepEqual(syncsTo(), ['d'], 'no answer from c in 3 ticks: d is asked');
   a.linkChanged('c', true); // c's link flaps while d is pulled: c waits its turn again
+  for (let i = 0; i < 2; i++) a.tick();
+  const dw: CausalWrite = { origin: 'd', clock: { d: 1 }, lamport: 1, key: 'y', value: 1, deleted: false };
+  a.receive('d', { type: 'writes', writes: [dw], reason: 'sync' }); // a batch, not the last
+  for (let i = 0; i < 2; i++) a.tick();
+  assert.deepEqual(syncsTo(), [], "a batch of d's answer restarts its time: c still waits");
   a.linkChanged('d', false);
   assert.deepEqual(syncsTo(), ['c'], "d's link went down: the next peer is asked");
   a.receive('c', { type: 'writes', writes: [], reason: 'sync', done: true });
   assert.deepEqual(syncsTo(), [], 'nobody left to ask');
+});
+
+// Repair sends a stalled peer what it lacks again. A peer just sent a large answer needs time to
+// apply it before its acknowledgements show it: repairAfterTicks per batch of syncBatchSize.
+test('a peer sent a large anti-entropy answer is not repaired before it had the time to apply it', () => {
+  const a = new CausalCore({ id: 'a', nodes: ['a', 'b'], options: { repairAfterTicks: 4, syncBatchSize: 2, ackEveryTicks: 0, resyncAfterTicks: 0 } });
+  for (let i = 1; i <= 5; i++) a.submit({ kind: 'put', reqId: i, key: 'x', value: i });
+  a.ready(); // the five writes to b: lost
+  a.receive('b', { type: 'sync', clock: {} });
+  const batches = (): number => a.ready().messages.filter((m) => m.msg.type === 'writes').length;
+  assert.equal(batches(), 3, 'five writes in batches of two');
+  let ticks = 0;
+  while (ticks < 100) {
+    a.tick();
+    ticks++;
+    if (batches() > 0) break;
+  }
+  assert.equal(ticks, 12, 'repaired after 3 batches x 4 ticks, not after 4');
 });
 
 // pullTimeoutTicks 0: every peer whose link comes up is asked at once.

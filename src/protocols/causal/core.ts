@@ -54,8 +54,10 @@ export interface CausalOptions {
    * Links that come up together (a restart, a healed partition) are synced one peer at a time:
    * each peer answers a sync request with everything the requester lacks, third nodes' writes
    * included, so asking them all at once would bring each missing write once per peer. The next
-   * peer is asked, with the clock as it then is, when the answer is complete (its last batch is
-   * marked `done`) or after this many ticks without it; 0: ask every peer at once.
+   * peer is asked, with the clock it then has, when the answer is complete (its last batch is
+   * marked `done`), or after this many ticks with no batch of it; 0: ask every peer at once. A
+   * freshly started node took more than 10 ticks to get the first batch of 3,000 writes, and
+   * asking the next peer then brought them all again.
    */
   readonly pullTimeoutTicks: number;
   /** Most client operations waiting for their context at once; beyond, `overloaded`. */
@@ -83,7 +85,7 @@ export const DEFAULT_CAUSAL_OPTIONS: Readonly<CausalOptions> = Object.freeze({
   ackEveryTicks: 10,
   resyncAfterTicks: 20,
   syncBatchSize: 1000,
-  pullTimeoutTicks: 10,
+  pullTimeoutTicks: 50,
   maxWaitingOps: 10_000,
   repairAfterTicks: 30,
   events: 'all',
@@ -336,7 +338,10 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   /** The same records in #peers order (they are mutated in place, never replaced). */
   readonly #ackedByPeer: Record<NodeId, number>[] = [];
   readonly #lastAckSent = new Map<NodeId, number>();
-  /** Tick at which each peer's acknowledged clock last advanced (or we last repaired it). */
+  /**
+   * Tick at which each peer's acknowledged clock last advanced, or its link came up, or it was last
+   * sent writes by anti-entropy (pushed later for a large answer: see #holdRepair).
+   */
   readonly #ackProgress = new Map<NodeId, number>();
 
   /** The link-up pull under way (see pullTimeoutTicks): its peer and the tick it was asked. */
@@ -492,7 +497,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
         if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'writes', count: msg.writes.length, nodeClock: this.#clockCopy() });
         for (const w of msg.writes) this.#onWrite(from, w);
         this.#afterWrites();
-        if (msg.done === true && this.#pull !== null && this.#pull.peer === from) this.#nextPull();
+        if (this.#pull !== null && this.#pull.peer === from && msg.reason === 'sync') {
+          // done: the answer is complete; a batch of it: the pull is making progress
+          if (msg.done === true) this.#nextPull();
+          else this.#pull = { peer: from, since: this.#now };
+        }
         return;
       case 'sync':
         if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'sync', count: 0, nodeClock: this.#clockCopy() });
@@ -1166,6 +1175,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       if (request) this.#send(peer, { type: 'writes', writes: [], reason: 'sync', done: true }, 0);
       return;
     }
+    this.#holdRepair(peer, count);
     const lack = runsSorted ? this.#mergeRuns(next, end, count) : this.#sortLack(next, end);
     const size = this.options.syncBatchSize;
     for (let i = 0; i < lack.length; i += size) {
@@ -1173,6 +1183,17 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       const msg: CausalMsg = request && i + size >= lack.length ? { type: 'writes', writes, reason: 'sync', done: true } : { type: 'writes', writes, reason: 'sync' };
       this.#send(peer, msg, writes.length);
     }
+  }
+
+  /**
+   * A peer just sent `count` writes needs the time to apply them before its acknowledgements can
+   * show it: no repair (which would send them all again) for repairAfterTicks per batch of
+   * syncBatchSize. A node catching up on 3,000 writes took longer than 30 ticks to apply them and
+   * acknowledge, and was sent all 3,000 again.
+   */
+  #holdRepair(peer: NodeId, count: number): void {
+    const from = this.#now + (Math.ceil(count / this.options.syncBatchSize) - 1) * this.options.repairAfterTicks;
+    if (from > (this.#ackProgress.get(peer) ?? 0)) this.#ackProgress.set(peer, from);
   }
 
   /** Merges the log runs [next[i], end[i]) by (clock total, origin); each run is in that order. */
