@@ -305,6 +305,40 @@ test('link-up pulls go one peer at a time: on done, on timeout, on the link goin
   assert.deepEqual(syncsTo(), [], 'nobody left to ask');
 });
 
+// Repair is for a write lost in transit: a peer that lags and whose acknowledgements have not
+// moved for repairAfterTicks. A write made after a quiet spell leaves the peer lagging for the
+// first time since: it gets repairAfterTicks to acknowledge it. Counting from its last
+// acknowledgement sent every write after a quiet spell twice (message, then repair a tick later).
+test('a write after a quiet spell is not repaired before the peer had repairAfterTicks to acknowledge it', () => {
+  const options = { repairAfterTicks: 5, ackEveryTicks: 2, resyncAfterTicks: 0 };
+  const a = new CausalCore({ id: 'a', nodes: ['a', 'b'], options });
+  const b = new CausalCore({ id: 'b', nodes: ['a', 'b'], options });
+  for (let i = 0; i < 50; i++) a.tick(); // quiet: b lags by nothing
+  a.ready();
+  a.submit({ kind: 'put', reqId: 1, key: 'x', value: 1 });
+  const sent = a.ready().messages.map((m) => m.msg);
+  assert.deepEqual(sent.map((m) => m.type), ['write']);
+  for (const m of sent) b.receive('a', m);
+  b.ready();
+  let repairs = 0;
+  for (let i = 0; i < 4; i++) {
+    a.tick();
+    b.tick();
+    repairs += a.ready().messages.filter((m) => m.msg.type === 'writes').length;
+    for (const m of b.ready().messages) a.receive('b', m.msg); // b's acknowledgement, within 2 ticks
+  }
+  assert.equal(repairs, 0, 'the write was delivered and acknowledged: nothing to repair');
+  // the same write lost: repaired once repairAfterTicks have passed since b was last up to date
+  a.submit({ kind: 'put', reqId: 2, key: 'y', value: 2 });
+  a.ready();
+  const at: number[] = [];
+  for (let i = 1; i <= 12; i++) {
+    a.tick();
+    if (a.ready().messages.some((m) => m.msg.type === 'writes')) at.push(i);
+  }
+  assert.deepEqual(at, [5, 10], 'repaired 5 ticks after the write, then every 5 while b stays behind');
+});
+
 // Repair sends a stalled peer what it lacks again. A peer just sent a large answer needs time to
 // apply it before its acknowledgements show it: repairAfterTicks per batch of syncBatchSize.
 test('a peer sent a large anti-entropy answer is not repaired before it had the time to apply it', () => {

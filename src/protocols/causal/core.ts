@@ -339,8 +339,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   readonly #ackedByPeer: Record<NodeId, number>[] = [];
   readonly #lastAckSent = new Map<NodeId, number>();
   /**
-   * Tick at which each peer's acknowledged clock last advanced, or its link came up, or it was last
-   * sent writes by anti-entropy (pushed later for a large answer: see #holdRepair).
+   * Tick at which each peer's acknowledged clock last advanced, or it was last seen up to date, or
+   * its link came up, or it was last sent writes by anti-entropy (pushed later for a large answer:
+   * see #holdRepair). Repair waits repairAfterTicks from it.
    */
   readonly #ackProgress = new Map<NodeId, number>();
 
@@ -571,10 +572,16 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     const live = this.#livePeers();
     for (let i = 0; i < live.length; i++) {
       const p = live[i] as NodeId;
+      const acked = this.#acked.get(p);
+      if (acked === undefined) continue;
+      if (this.#lagOf(acked) === 0) {
+        // Up to date: a lag that starts later (writes we apply from now on) is given its
+        // repairAfterTicks to be acknowledged, counted from now, not from its last acknowledgement.
+        this.#ackProgress.set(p, this.#now);
+        continue;
+      }
       const since = this.#ackProgress.get(p) ?? 0;
       if (this.#now - since < this.options.repairAfterTicks) continue;
-      const acked = this.#acked.get(p);
-      if (acked === undefined || this.#lagOf(acked) === 0) continue;
       this.#ackProgress.set(p, this.#now);
       this.#answerSync(p, { ...acked }, false);
     }
