@@ -357,6 +357,30 @@ test('a peer sent a large anti-entropy answer is not repaired before it had the 
   assert.equal(ticks, 12, 'repaired after 3 batches x 4 ticks, not after 4');
 });
 
+// A buffer that makes no progress for resyncAfterTicks re-syncs from every peer (liveness), one at
+// a time as link-up pulls do: the first that has the missing write usually brings all of it.
+test('a stale buffer re-syncs from one peer at a time', () => {
+  const ns = ['a', 'b', 'c', 'd'];
+  const a = new CausalCore({ id: 'a', nodes: ns, options: { resyncAfterTicks: 2, pullTimeoutTicks: 5, ackEveryTicks: 0, repairAfterTicks: 0 } });
+  const syncs = (): string[] =>
+    a
+      .ready()
+      .messages.filter((m) => m.msg.type === 'sync')
+      .map((m) => m.to);
+  // b#2 arrives without b#1 (lost in transit): buffered
+  a.receive('b', { type: 'write', write: { origin: 'b', clock: { b: 2 }, lamport: 2, key: 'x', value: 2, deleted: false } });
+  a.ready();
+  a.tick();
+  assert.deepEqual(syncs(), []);
+  a.tick();
+  assert.deepEqual(syncs(), ['b'], 'no progress for 2 ticks: the first peer is asked');
+  a.receive('b', { type: 'writes', writes: [], reason: 'sync', done: true });
+  assert.deepEqual(syncs(), ['c'], 'b had nothing: the next peer is asked in turn');
+  a.receive('c', { type: 'writes', writes: [{ origin: 'b', clock: { b: 1 }, lamport: 1, key: 'x', value: 1, deleted: false }], reason: 'sync', done: true });
+  assert.deepEqual(syncs(), [], 'c brought b#1 and the buffer is empty: d is not asked');
+  assert.deepEqual(a.clock, { a: 0, b: 2, c: 0, d: 0 }, 'b#1 came, b#2 left the buffer');
+});
+
 // pullTimeoutTicks 0: every peer whose link comes up is asked at once.
 test('with pullTimeoutTicks 0, every link that comes up is synced at once', () => {
   const ns = ['a', 'b', 'c'];

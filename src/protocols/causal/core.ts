@@ -51,9 +51,10 @@ export interface CausalOptions {
   /** Most writes in one anti-entropy `writes` message. */
   readonly syncBatchSize: number;
   /**
-   * Links that come up together (a restart, a healed partition) are synced one peer at a time:
-   * each peer answers a sync request with everything the requester lacks, third nodes' writes
-   * included, so asking them all at once would bring each missing write once per peer. The next
+   * Links that come up together (a restart, a healed partition) are synced one peer at a time, as
+   * is a stale buffer's re-sync: each peer answers a sync request with everything the requester
+   * lacks, third nodes' writes included, so asking them all at once would bring each missing write
+   * once per peer. The next
    * peer is asked, with the clock it then has, when the answer is complete (its last batch is
    * marked `done`), or after this many ticks with no batch of it; 0: ask every peer at once. A
    * freshly started node took more than 10 ticks to get the first batch of 3,000 writes, and
@@ -345,10 +346,10 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    */
   readonly #ackProgress = new Map<NodeId, number>();
 
-  /** The link-up pull under way (see pullTimeoutTicks): its peer and the tick it was asked. */
+  /** The pull under way (see pullTimeoutTicks): its peer and the tick it was asked or last answered. */
   #pull: { readonly peer: NodeId; readonly since: number } | null = null;
-  /** Peers whose link came up while a pull was under way, to be asked in turn. */
-  #pullQueue: NodeId[] = [];
+  /** Peers to pull from once the pull under way ends (a link came up, or the buffer is stale), in turn. */
+  #pullQueue: { readonly peer: NodeId; readonly reason: SyncReason }[] = [];
 
   #now = 0;
   #lastProgress = 0;
@@ -529,14 +530,14 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       // acknowledgements stalled while the link was down), so its clock starts again from now.
       this.#ackProgress.set(peer, this.#now);
       // Anti-entropy (SPEC §2): both sides send their clock; each answers with what the other lacks.
-      this.#queuePull(peer);
+      this.#queuePull(peer, 'link-up');
       return;
     }
     if (!this.#down.has(peer)) {
       this.#down.add(peer);
       this.#live = this.#peers.filter((p) => !this.#down.has(p));
     }
-    if (this.#pullQueue.includes(peer)) this.#pullQueue = this.#pullQueue.filter((p) => p !== peer);
+    if (this.#pullQueue.length > 0) this.#pullQueue = this.#pullQueue.filter((q) => q.peer !== peer);
     if (this.#pull !== null && this.#pull.peer === peer) this.#nextPull();
     this.#resyncNeeded.delete(peer); // the sync on reconnection covers it
     if (this.#paused.delete(peer) && this.#want.backpressure) {
@@ -552,12 +553,13 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     if (this.#pull !== null && this.#now - this.#pull.since >= o.pullTimeoutTicks) this.#nextPull();
     if (o.ackEveryTicks > 0 && this.#now % o.ackEveryTicks === 0) this.#sendAcks();
     if (o.resyncAfterTicks > 0 && this.#buffer.size > 0 && this.#now - this.#lastProgress >= o.resyncAfterTicks) {
-      // Liveness: a dependency may have been lost in transit; fetch it again from every peer. If
-      // some links are paused, the missing write may sit unread behind one of them while the
-      // unpaused links have nothing to offer: shed and re-sync (see #shed for why that is safe).
+      // Liveness: a dependency may have been lost in transit; fetch it again from every peer, one
+      // at a time (the first that has it usually brings everything missing). If some links are
+      // paused, the missing write may sit unread behind one of them while the unpaused links have
+      // nothing to offer: shed and re-sync (see #shed for why that is safe).
       this.#lastProgress = this.#now;
       if (this.#paused.size > 0) this.#shed('no progress while links are paused');
-      else for (const p of this.#livePeers()) this.#sendSync(p, 'stale-buffer');
+      else for (const p of this.#livePeers()) if (this.#pull === null || this.#pull.peer !== p) this.#queuePull(p, 'stale-buffer');
     }
     if (o.repairAfterTicks > 0) this.#repairStalledPeers();
   }
@@ -1122,25 +1124,33 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   // ---- anti-entropy and compaction ----
 
-  /** A link came up: pull from the peer now, or after the pulls under way (see pullTimeoutTicks). */
-  #queuePull(peer: NodeId): void {
+  /** Pull from the peer now, or after the pulls under way and queued (see pullTimeoutTicks). */
+  #queuePull(peer: NodeId, reason: SyncReason): void {
     if (this.options.pullTimeoutTicks === 0 || this.#pull === null || this.#pull.peer === peer) {
-      this.#startPull(peer);
+      this.#startPull(peer, reason);
       return;
     }
-    if (!this.#pullQueue.includes(peer)) this.#pullQueue.push(peer);
+    if (!this.#pullQueue.some((q) => q.peer === peer)) this.#pullQueue.push({ peer, reason });
   }
 
-  #startPull(peer: NodeId): void {
+  #startPull(peer: NodeId, reason: SyncReason): void {
     if (this.options.pullTimeoutTicks > 0) this.#pull = { peer, since: this.#now };
-    this.#sendSync(peer, 'link-up');
+    this.#sendSync(peer, reason);
   }
 
-  /** The pull under way is complete (or timed out, or its link went down): ask the next peer. */
+  /**
+   * The pull under way is complete (or timed out, or its link went down): ask the next peer. A
+   * re-sync for a stale buffer is over once the buffer is empty: its other peers are not asked.
+   */
   #nextPull(): void {
     this.#pull = null;
-    const next = this.#pullQueue.shift();
-    if (next !== undefined) this.#startPull(next);
+    for (;;) {
+      const next = this.#pullQueue.shift();
+      if (next === undefined) return;
+      if (next.reason === 'stale-buffer' && this.#buffer.size === 0) continue;
+      this.#startPull(next.peer, next.reason);
+      return;
+    }
   }
 
   #sendSync(peer: NodeId, reason: SyncReason): void {
