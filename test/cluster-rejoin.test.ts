@@ -13,21 +13,15 @@ after(async () => {
   await c?.stopAll();
 });
 
-/** The writes `n`'s log says it sent in answer to sync requests, to any peer. */
-function syncRepliedAll(log: string[]): number {
+/**
+ * The writes a node's log says it sent by anti-entropy ("sync reply to X: N writes it lacks", for an
+ * answer to a sync request and for a repair alike), to peer `to` or to any.
+ */
+function syncReplied(log: string[], to = '\\w+'): number {
+  const line = new RegExp(`sync reply to ${to}: (\\d+) writes it lacks`);
   let sum = 0;
   for (const m of log) {
-    const hit = /sync reply to \w+: (\d+) writes it lacks/.exec(m);
-    if (hit) sum += Number(hit[1]);
-  }
-  return sum;
-}
-
-/** The writes `n`'s log says it sent `to` in answer to sync requests ("sync reply to X: N writes it lacks"). */
-function syncReplied(log: string[], to: string): number {
-  let sum = 0;
-  for (const m of log) {
-    const hit = new RegExp(`sync reply to ${to}: (\\d+) writes it lacks`).exec(m);
+    const hit = line.exec(m);
     if (hit) sum += Number(hit[1]);
   }
   return sum;
@@ -107,12 +101,12 @@ test('after a partition of five nodes heals, each node gets the other side\'s wr
     const has = (id: string, key: string) => async (): Promise<boolean> => (await http('GET', `${c5.node(id).http}/v1/kv/${key}`)).status === 200;
     await eventually(has('node2', `l${writes - 1}`), 15_000, 'node2 has the left side\'s writes');
     for (const id of ['node4', 'node5']) await eventually(has(id, `r${writes - 1}`), 15_000, `${id} has the right side's writes`);
-    const before = ids.map((id) => syncRepliedAll(logMessages(c5.node(id))));
+    const before = ids.map((id) => syncReplied(logMessages(c5.node(id))));
     await chaos('heal');
     for (const id of left) await eventually(has(id, `r${writes - 1}`), 20_000, `${id} has the right side's writes`);
     for (const id of right) await eventually(has(id, `l${writes - 1}`), 20_000, `${id} has the left side's writes`);
     await new Promise((r) => setTimeout(r, 2000));
-    const sent = ids.map((id, i) => syncRepliedAll(logMessages(c5.node(id))) - (before[i] as number));
+    const sent = ids.map((id, i) => syncReplied(logMessages(c5.node(id))) - (before[i] as number));
     const total = sent.reduce((a, b) => a + b, 0);
     // Each of the five nodes lacks one side's writes: 5 x 500. Asked of every peer across at once,
     // node1 and node2 would get them three times and node3-5 twice (6,000).
@@ -140,13 +134,13 @@ test('a write after a quiet spell is sent to each peer once, not repaired as wel
     const again: number[] = [];
     for (let i = 0; i < 3; i++) {
       await new Promise((r) => setTimeout(r, 800)); // quiet: well past repairAfterTicks (300 ms)
-      const before = syncRepliedAll(logMessages(n1));
+      const before = syncReplied(logMessages(n1));
       assert.equal((await http('PUT', `${n1.http}/v1/kv/sporadic${i}`, i)).status, 200);
       for (const id of ['node2', 'node3']) {
         await eventually(async () => (await http('GET', `${c3.node(id).http}/v1/kv/sporadic${i}`)).status === 200, 10_000, `${id} has sporadic${i}`);
       }
       await new Promise((r) => setTimeout(r, 800));
-      again.push(syncRepliedAll(logMessages(n1)) - before);
+      again.push(syncReplied(logMessages(n1)) - before);
     }
     // Before, each write went again to both peers (2 per write). A peer whose acknowledgement is
     // held up more than 200 ms (a loaded machine) may still be repaired once: that is what repair is for.

@@ -54,11 +54,10 @@ export interface CausalOptions {
    * Links that come up together (a restart, a healed partition) are synced one peer at a time, as
    * is a stale buffer's re-sync: each peer answers a sync request with everything the requester
    * lacks, third nodes' writes included, so asking them all at once would bring each missing write
-   * once per peer. The next
-   * peer is asked, with the clock it then has, when the answer is complete (its last batch is
-   * marked `done`), or after this many ticks with no batch of it; 0: ask every peer at once. A
-   * freshly started node took more than 10 ticks to get the first batch of 3,000 writes, and
-   * asking the next peer then brought them all again.
+   * once per peer. The next peer is asked, with the clock the node then has, when the answer is
+   * complete (its last batch is marked `done`), or after this many ticks with no batch of it; 0:
+   * ask every peer at once. (A freshly started node took more than 10 ticks to get the first batch
+   * of 3,000 writes, and asking the next peer then brought them all again.)
    */
   readonly pullTimeoutTicks: number;
   /** Most client operations waiting for their context at once; beyond, `overloaded`. */
