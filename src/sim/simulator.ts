@@ -155,6 +155,11 @@ export interface SimHooks {
   readonly onProgress?: (p: SimProgress) => void;
   /** Called at each crash (with the dying core's state) and restart (with the restored core's). */
   readonly onTrace?: (t: SimTrace) => void;
+  /**
+   * Called with each event a core publishes, as its batch is executed. Cores publish the types
+   * `tuning.core.events` names (besides the few the simulator reads itself), so name the ones wanted.
+   */
+  readonly onEvent?: (node: NodeId, e: CausalEvent) => void;
   readonly tuning?: Partial<SimTuning>;
 }
 
@@ -458,6 +463,8 @@ export class Simulation {
     }
     const events = r.events;
     for (let i = 0; i < events.length; i++) this.#observe(n, events[i] as CausalEvent);
+    const onEvent = this.#hooks.onEvent;
+    if (onEvent !== undefined) for (let i = 0; i < events.length; i++) onEvent(n.id, events[i] as CausalEvent);
     const out = this.#arrivals;
     const messages = r.messages;
     for (let i = 0; i < messages.length; i++) {
