@@ -56,10 +56,18 @@ test('malformed messages are named', () => {
     [{ type: 'writes', writes: [w], reason: 'gossip' }, /reason/],
     [{ type: 'writes', writes: [w, { ...w, key: 3 }], reason: 'batch' }, /writes\[1\]\.key: not a string/],
     [{ type: 'writes', writes: [], reason: 'sync', done: 'yes' }, /done: not a boolean/],
+    [{ type: 'sync', clock: {}, have: [1, 2] }, /have: not an object/],
+    [{ type: 'sync', clock: {}, have: { node1: [3] } }, /have\.node1: not a list of ranges/],
+    [{ type: 'sync', clock: {}, have: { node1: [5, 3] } }, /have\.node1: ranges must be ascending/],
+    [{ type: 'sync', clock: {}, have: { node1: [3, 5, 5, 6] } }, /have\.node1: ranges must be ascending, non-overlapping/],
+    [{ type: 'sync', clock: {}, have: { node1: [0, 2] } }, /positive integers/],
+    [{ type: 'sync', clock: {}, have: { node1: [1.5, 2] } }, /positive integers/],
+    [{ type: 'sync', clock: {}, have: { node1: Array.from({ length: 2002 }, (_, i) => 2 * i + 1) } }, /have: more than 1000 ranges/],
   ];
   for (const [msg, want] of cases) assert.match(causalMsgProblem(msg) ?? 'passed', want, JSON.stringify(msg));
   assert.equal(causalMsgProblem({ type: 'write', write: w }), null);
   assert.equal(causalMsgProblem({ type: 'writes', writes: [], reason: 'sync', done: true }), null);
+  assert.equal(causalMsgProblem({ type: 'sync', clock: { node1: 2 }, have: { node1: [4, 4, 6, 9], node2: [1, 1] } }), null);
 });
 
 test('a batch too large for a frame splits into halves, in order; other messages do not split', () => {

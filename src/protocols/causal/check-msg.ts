@@ -1,5 +1,6 @@
 import { isCounter } from '../../clocks/vector.js';
 import type { CausalMsg } from './types.js';
+import { MAX_HAVE_RANGES } from './core.js';
 
 /**
  * What is wrong with a message from a peer, or null when it has the shape of a CausalMsg. A peer
@@ -25,11 +26,32 @@ export function causalMsgProblem(msg: unknown): string | null {
       return null;
     }
     case 'sync':
+      return clockProblem(m['clock'], 'clock') ?? (m['have'] === undefined ? null : haveProblem(m['have']));
     case 'ack':
       return clockProblem(m['clock'], 'clock');
     default:
       return `unknown message type ${JSON.stringify(m['type'])?.slice(0, 40) ?? 'undefined'}`;
   }
+}
+
+/** A sync request's `have`: per origin, ascending ranges [first, last, ...] of sequence numbers, a bounded number of them. */
+function haveProblem(have: unknown): string | null {
+  if (typeof have !== 'object' || have === null || Array.isArray(have)) return 'have: not an object';
+  let ranges = 0;
+  for (const k in have) {
+    const pairs = (have as Record<string, unknown>)[k];
+    if (!Array.isArray(pairs) || pairs.length % 2 !== 0) return `have.${k}: not a list of ranges (first, last pairs)`;
+    ranges += pairs.length / 2;
+    if (ranges > MAX_HAVE_RANGES) return `have: more than ${MAX_HAVE_RANGES} ranges`;
+    let prev = 0;
+    for (let i = 0; i < pairs.length; i += 2) {
+      const first: unknown = pairs[i];
+      const last: unknown = pairs[i + 1];
+      if (!isCounter(first) || !isCounter(last) || first < 1 || last < first || first <= prev) return `have.${k}: ranges must be ascending, non-overlapping, of positive integers`;
+      prev = last;
+    }
+  }
+  return null;
 }
 
 function clockProblem(clock: unknown, where: string): string | null {

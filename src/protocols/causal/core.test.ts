@@ -381,6 +381,29 @@ test('a stale buffer re-syncs from one peer at a time', () => {
   assert.deepEqual(a.clock, { a: 0, b: 2, c: 0, d: 0 }, 'b#1 came, b#2 left the buffer');
 });
 
+// A sync request names what the requester's buffer already holds beyond its clock (have): the
+// answer leaves those writes out, so a re-sync after a lost write brings the gap, not again
+// everything buffered behind it.
+test("a sync request names the buffer's writes, and the answer leaves them out", () => {
+  const b = new CausalCore({ id: 'b', nodes: ['a', 'b'], options: { resyncAfterTicks: 2, ackEveryTicks: 0, repairAfterTicks: 0 } });
+  const aw = (seq: number): CausalWrite => ({ origin: 'a', clock: { a: seq }, lamport: seq, key: `k${seq}`, value: seq, deleted: false });
+  for (const seq of [3, 4, 6]) b.receive('a', { type: 'write', write: aw(seq) }); // a#1, a#2, a#5 lost
+  b.ready();
+  b.tick();
+  b.tick();
+  const req = b.ready().messages.find((m) => m.msg.type === 'sync')?.msg;
+  assert.deepEqual(req, { type: 'sync', clock: { a: 0, b: 0 }, have: { a: [3, 4, 6, 6] } }, 'have: a#3-4 and a#6');
+  const a = new CausalCore({ id: 'a', nodes: ['a', 'b'] });
+  for (let i = 1; i <= 7; i++) a.submit({ kind: 'put', reqId: i, key: `k${i}`, value: i });
+  a.ready();
+  a.receive('b', req as CausalMsg);
+  const answer = a.ready().messages.flatMap((m) => (m.msg.type === 'writes' ? m.msg.writes.map((w) => w.clock['a']) : []));
+  assert.deepEqual(answer, [1, 2, 5, 7], 'the writes b lacks and does not hold');
+  a.receive('b', { type: 'sync', clock: { a: 0, b: 0 } });
+  const all = a.ready().messages.flatMap((m) => (m.msg.type === 'writes' ? m.msg.writes.map((w) => w.clock['a']) : []));
+  assert.deepEqual(all, [1, 2, 3, 4, 5, 6, 7], 'without have: everything above the clock');
+});
+
 // pullTimeoutTicks 0: every peer whose link comes up is asked at once.
 test('with pullTimeoutTicks 0, every link that comes up is synced at once', () => {
   const ns = ['a', 'b', 'c'];

@@ -110,6 +110,9 @@ export const SPACE_META = 'meta';
 export const META_CLOCK = 'clock';
 export const META_LAMPORT = 'lamport';
 
+/** Most ranges a sync request's `have` names (beyond, the answer just carries more). */
+export const MAX_HAVE_RANGES = 1000;
+
 /** Dirty keys up to this many are deduplicated by scanning their list (most batches change one). */
 const DIRTY_SCAN = 8;
 
@@ -228,6 +231,24 @@ class PairIndex<V> {
     this.#byNode.clear();
     this.#size = 0;
   }
+}
+
+/** Whether a sync request's `have` names write `seq` of `origin` (its ranges are ascending pairs). */
+function heldIn(have: Readonly<Record<NodeId, readonly number[]>>, origin: NodeId, seq: number): boolean {
+  if (!Object.hasOwn(have, origin)) return false;
+  const pairs = have[origin] as readonly number[];
+  // binary search for the last range starting at or before seq
+  let lo = 0;
+  let hi = (pairs.length >> 1) - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if ((pairs[2 * mid] as number) <= seq) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found >= 0 && seq <= (pairs[2 * found + 1] as number);
 }
 
 function byText(a: string, b: string): number {
@@ -508,7 +529,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
         if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'sync', count: 0, nodeClock: this.#clockCopy() });
         // A sync request carries the requester's applied (and persisted) clock: it is an ack too.
         this.#onAcked(from, msg.clock);
-        this.#answerSync(from, msg.clock, true);
+        this.#answerSync(from, msg.clock, true, msg.have);
         return;
       case 'ack':
         if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'ack', count: 0, nodeClock: this.#clockCopy() });
@@ -1156,7 +1177,36 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     const clock = this.#clockCopy();
     this.#lastAckSent.set(peer, this.#applied); // a sync request acknowledges our clock too
     if (this.#want.sync) this.#events.push({ type: 'sync', node: this.id, peer, direction: 'request', clock, count: 0, reason });
-    this.#send(peer, { type: 'sync', clock }, 0);
+    this.#send(peer, this.#buffer.size === 0 ? { type: 'sync', clock } : { type: 'sync', clock, have: this.#haveRanges() }, 0);
+  }
+
+  /**
+   * What the buffer holds, as a sync request's `have`: per origin, ascending ranges of sequence
+   * numbers (flat pairs), at most MAX_HAVE_RANGES in all. A peer answering a stale buffer's
+   * re-sync then sends the writes missing in between, not again the hundreds buffered after a gap.
+   */
+  #haveRanges(): Record<NodeId, number[]> {
+    const seqs = new Map<NodeId, number[]>();
+    for (const b of this.#buffer) {
+      let list = seqs.get(b.write.origin);
+      if (list === undefined) seqs.set(b.write.origin, (list = []));
+      list.push(b.seq);
+    }
+    const have: Record<NodeId, number[]> = {};
+    let ranges = 0;
+    for (const [origin, list] of seqs) {
+      list.sort((a, b) => a - b);
+      const pairs: number[] = [];
+      for (let i = 0; i < list.length && ranges < MAX_HAVE_RANGES; ) {
+        const first = list[i] as number;
+        let last = first;
+        while (++i < list.length && (list[i] as number) === last + 1) last++;
+        pairs.push(first, last);
+        ranges++;
+      }
+      if (pairs.length > 0) have[origin] = pairs;
+    }
+    return have;
   }
 
   /**
@@ -1164,7 +1214,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    * included — in causal order: sorted by the sum of the clock's entries (a write's causal
    * predecessors all have strictly smaller sums), then origin, then seq.
    */
-  #answerSync(peer: NodeId, theirs: VectorClock, request: boolean): void {
+  #answerSync(peer: NodeId, theirs: VectorClock, request: boolean, have?: Readonly<Record<NodeId, readonly number[]>>): void {
     // Each origin's log is already in that order when its clock totals never decrease along it
     // (always, for writes made by this protocol: each write's clock dominates the one before it
     // from the same origin): then a merge of the per-origin runs gives the sorted order without
@@ -1185,6 +1235,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       const totals = log.totals;
       for (let i = first + 1; i < stop && runsSorted; i++) if ((totals[i] as number) < (totals[i - 1] as number)) runsSorted = false;
     }
+    let lack = count === 0 ? [] : runsSorted ? this.#mergeRuns(next, end, count) : this.#sortLack(next, end);
+    if (have !== undefined && lack.length > 0) {
+      lack = lack.filter((w) => !heldIn(have, w.origin, seqOf(w)));
+      count = lack.length;
+    }
     if (this.#want.sync) this.#events.push({ type: 'sync', node: this.id, peer, direction: 'reply', clock: theirs, count });
     if (count === 0) {
       // a request is answered even when nothing is lacking: the requester's pull is complete
@@ -1192,7 +1247,6 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       return;
     }
     this.#holdRepair(peer, count);
-    const lack = runsSorted ? this.#mergeRuns(next, end, count) : this.#sortLack(next, end);
     const size = this.options.syncBatchSize;
     for (let i = 0; i < lack.length; i += size) {
       const writes = lack.length <= size ? lack : lack.slice(i, i + size);

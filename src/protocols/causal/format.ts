@@ -17,14 +17,23 @@ export function formatWrite(w: CausalWrite): string {
   return `${w.origin}#${seq} ${what} ${formatClock(w.clock)} L${w.lamport}`;
 }
 
+/** Flat [first, last, ...] pairs as "3-5,7". */
+function pairsText(pairs: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < pairs.length; i += 2) out.push(pairs[i] === pairs[i + 1] ? String(pairs[i]) : `${pairs[i]}-${pairs[i + 1]}`);
+  return out.join(',');
+}
+
 export function formatMsg(m: CausalMsg): string {
   switch (m.type) {
     case 'write':
       return `write ${formatWrite(m.write)}`;
     case 'writes':
       return `writes(${m.reason}${m.done === true ? ', done' : ''}) [${m.writes.map((w) => formatWrite(w)).join('; ')}]`;
-    case 'sync':
-      return `sync ${formatClock(m.clock)}`;
+    case 'sync': {
+      const have = m.have === undefined ? [] : Object.entries(m.have).map(([o, r]) => `${o}:${pairsText(r)}`);
+      return `sync ${formatClock(m.clock)}${have.length > 0 ? ` have ${have.join(' ')}` : ''}`;
+    }
     case 'ack':
       return `ack ${formatClock(m.clock)}`;
     default:

@@ -42,8 +42,12 @@ export type CausalMsg =
        */
       readonly done?: boolean;
     }
-  /** Anti-entropy request: "here is my clock; send me what it does not cover". */
-  | { readonly type: 'sync'; readonly clock: VectorClock }
+  /**
+   * Anti-entropy request: "here is my clock; send me what it does not cover". `have` names what the
+   * requester already holds beyond its clock, in its causal-delivery buffer, for the answer to
+   * leave out: per origin, ascending ranges of sequence numbers as flat pairs [first, last, ...].
+   */
+  | { readonly type: 'sync'; readonly clock: VectorClock; readonly have?: Readonly<Record<NodeId, readonly number[]>> }
   /** Periodic acknowledgement of what this node has applied (drives log compaction). */
   | { readonly type: 'ack'; readonly clock: VectorClock };
 
