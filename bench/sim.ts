@@ -60,11 +60,12 @@
  * string-keyed maps (~8 %), the collector (~9 %), the agenda heap (~5 %).
  *
  * Anti-entropy pass (2026-11-22 13:40-14:55 UTC; protocol changes made for real clusters): links that
- * come up together and stale buffers pull from one peer at a time, and repair no longer re-sends
- * writes a peer is still applying or was never late to acknowledge. Per benchmark-sized run: writes
- * shipped by anti-entropy 336k -> 166k, duplicates received 232k -> 61k, remote-write handlings
- * 440k -> 272k; instructions (cachegrind, 2 x 20k-op runs) 5.753G -> 5.639G, -2 %. Messages per
- * second: no change beyond this host's noise (median of 5 at 14:55: 111,359, a slow half hour).
+ * come up together and stale buffers pull from one peer at a time, sync requests name what the
+ * buffer holds, and repair no longer re-sends writes a peer is still applying or was never late to
+ * acknowledge. Per benchmark-sized run (scripts/sim-traffic.mjs): duplicates received 232k -> 36k,
+ * writes received by anti-entropy 336k -> under 175k (shipped); instructions (cachegrind, 2 x 20k-op
+ * runs, before the `have` ranges) 5.753G -> 5.639G, -2 %. Messages per second: no change beyond this
+ * host's noise (median of 5 at 14:55: 111,359, a slow half hour).
  *
  * Each run also records the simulator thread's own time on a core and its time waiting for one
  * (Linux schedstat). On this shared machine the same build ranges from about 110k to 225k msgs/s
