@@ -7,7 +7,13 @@ import { FAULT_KINDS, runSimulation } from '../dist/src/sim/index.js';
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+  if (i < 0) return dflt;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < 0) {
+    console.error(`--${name}: expected a non-negative integer, got ${JSON.stringify(process.argv[i + 1] ?? '')}`);
+    process.exit(2);
+  }
+  return v;
 }
 
 const seed = arg('seed', 1000);
