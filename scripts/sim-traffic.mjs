@@ -1,5 +1,5 @@
 // Anti-entropy traffic of one simulator run, from the cores' events: writes shipped in answer to
-// sync requests and by repair, and duplicate writes received. The default run is the simulator
+// sync requests and by repair (and how many arrived), and duplicate writes received. The default run is the simulator
 // benchmark's (5 nodes, 100,000 operations, every fault, seed 1000).
 // Usage: npm run build && node scripts/sim-traffic.mjs [--seed 1000] [--ops 100000] [--nodes 5] [--pull-timeout N]
 //   --pull-timeout 0 asks every peer at once on link-up and stale buffers (the old behaviour).
@@ -18,13 +18,14 @@ function arg(name, dflt) {
 
 const seed = arg('seed', 1000);
 const pull = arg('pull-timeout', undefined);
-const t = { shipped: 0, answers: 0, duplicates: 0, requests: {} };
+const t = { shipped: 0, received: 0, answers: 0, duplicates: 0, requests: {} };
 const r = runSimulation(
   { seed, nodes: arg('nodes', 5), ops: arg('ops', 100_000), clients: 16, keys: 100, faults: [...FAULT_KINDS], check: false },
   {
-    tuning: { core: { events: ['sync', 'duplicate'], ...(pull === undefined ? {} : { pullTimeoutTicks: pull }) } },
+    tuning: { core: { events: ['sync', 'duplicate', 'receive'], ...(pull === undefined ? {} : { pullTimeoutTicks: pull }) } },
     onEvent: (_node, e) => {
       if (e.type === 'duplicate') t.duplicates++;
+      else if (e.type === 'receive' && e.msg === 'writes') t.received += e.count; // the simulator sends no other batches
       else if (e.type === 'sync' && e.direction === 'reply') {
         t.shipped += e.count;
         t.answers++;
@@ -38,5 +39,5 @@ if (!r.ok) {
 }
 console.log(`seed ${seed}: ${r.summary.messages.sent} messages sent`);
 console.log(`sync requests by reason: ${JSON.stringify(t.requests)}`);
-console.log(`writes shipped by anti-entropy: ${t.shipped} in ${t.answers} answers and repairs`);
+console.log(`writes shipped by anti-entropy: ${t.shipped} in ${t.answers} answers and repairs; ${t.received} received (the rest dropped in transit)`);
 console.log(`duplicate writes received: ${t.duplicates}`);
