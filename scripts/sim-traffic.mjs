@@ -3,7 +3,7 @@
 // benchmark's (5 nodes, 100,000 operations, every fault, seed 1000).
 // Usage: npm run build && node scripts/sim-traffic.mjs [--seed 1000] [--ops 100000] [--nodes 5] [--pull-timeout N]
 //   --pull-timeout 0 asks every peer at once on link-up and stale buffers (the old behaviour).
-import { FAULT_KINDS, runSimulation } from '../dist/src/sim/index.js';
+import { FAULT_KINDS, TRAFFIC_EVENTS, runSimulation, trafficCounter } from '../dist/src/sim/index.js';
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,20 +18,10 @@ function arg(name, dflt) {
 
 const seed = arg('seed', 1000);
 const pull = arg('pull-timeout', undefined);
-const t = { shipped: 0, received: 0, answers: 0, duplicates: 0, requests: {} };
+const { traffic: t, onEvent } = trafficCounter();
 const r = runSimulation(
   { seed, nodes: arg('nodes', 5), ops: arg('ops', 100_000), clients: 16, keys: 100, faults: [...FAULT_KINDS], check: false },
-  {
-    tuning: { core: { events: ['sync', 'duplicate', 'receive'], ...(pull === undefined ? {} : { pullTimeoutTicks: pull }) } },
-    onEvent: (_node, e) => {
-      if (e.type === 'duplicate') t.duplicates++;
-      else if (e.type === 'receive' && e.msg === 'writes') t.received += e.count; // the simulator sends no other batches
-      else if (e.type === 'sync' && e.direction === 'reply') {
-        t.shipped += e.count;
-        t.answers++;
-      } else if (e.type === 'sync') t.requests[e.reason] = (t.requests[e.reason] ?? 0) + 1;
-    },
-  },
+  { tuning: { core: { events: [...TRAFFIC_EVENTS], ...(pull === undefined ? {} : { pullTimeoutTicks: pull }) } }, onEvent },
 );
 if (!r.ok) {
   console.error(`run failed: ${r.replay}: ${r.failure?.message}`);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CausalEvent } from '../src/protocols/causal/types.js';
 import { serializeHistory } from '../src/check/index.js';
-import { FAULT_KINDS, runSimulation } from '../src/sim/index.js';
+import { FAULT_KINDS, runSimulation, trafficCounter } from '../src/sim/index.js';
 
 interface Traffic {
   shipped: number;
@@ -17,19 +17,18 @@ interface Traffic {
 }
 
 function traffic(seed: number, pullTimeoutTicks: number): Traffic {
-  const t: Traffic = { shipped: 0, duplicates: 0, types: new Set(), history: '' };
-  const onEvent = (_node: string, e: CausalEvent): void => {
-    t.types.add(e.type);
-    if (e.type === 'sync' && e.direction === 'reply') t.shipped += e.count;
-    if (e.type === 'duplicate') t.duplicates++;
+  const types = new Set<string>();
+  const counter = trafficCounter();
+  const onEvent = (node: string, e: CausalEvent): void => {
+    types.add(e.type);
+    counter.onEvent(node, e);
   };
   const r = runSimulation(
     { seed, nodes: 5, ops: 3000, clients: 8, keys: 20, faults: [...FAULT_KINDS] },
-    { onEvent, tuning: { core: { events: ['sync', 'duplicate'], pullTimeoutTicks } } },
+    { onEvent, tuning: { core: { events: ['sync', 'duplicate'], pullTimeoutTicks } } }, // what shipped and duplicates read
   );
   assert.ok(r.ok, `${r.replay}: ${r.failure?.message}`);
-  t.history = serializeHistory(r.history);
-  return t;
+  return { shipped: counter.traffic.shipped, duplicates: counter.traffic.duplicates, types, history: serializeHistory(r.history) };
 }
 
 test('onEvent hands over the event types asked for, and watching changes nothing', () => {

@@ -6,3 +6,4 @@ export { EventQueue } from './event-queue.js';
 export { ShivizLog, SHIVIZ_REGEX, type ShivizClock } from './shiviz.js';
 export { formatSummary } from './report.js';
 export { SimDisk, deepFreeze } from './sim-disk.js';
+export { TRAFFIC_EVENTS, trafficCounter, type AntiEntropyTraffic } from './traffic.js';

@@ -29,6 +29,14 @@ function write(origin: string, clock: Record<string, number>, key: string, value
   return { type: 'write', write: w };
 }
 
+/** The peers the core's next Ready batch sends messages of `type` to, in order. */
+function sentTo(c: CausalCore, type: CausalMsg['type']): string[] {
+  return c
+    .ready()
+    .messages.filter((m) => m.msg.type === type)
+    .map((m) => m.to);
+}
+
 test('a local put: log entry and key state persist in the same batch as the reply; the clock comes back from the log', () => {
   // SPEC §2 durability: acknowledged only after it is on disk — the reply leaves with its persist ops
   const c = new CausalCore({ id: 'node1', nodes });
@@ -232,7 +240,7 @@ test('a lost write with no dependants is re-sent once the peer stays behind', ()
   let again = 0;
   for (let i = 0; i < 20; i++) {
     a.tick();
-    again += a.ready().messages.filter((m) => m.msg.type === 'writes').length;
+    again += sentTo(a, 'writes').length;
   }
   assert.equal(again, 0);
 });
@@ -273,36 +281,31 @@ test('a peer back on a link gets what it lacks once, from its sync request, not 
 test('link-up pulls go one peer at a time: on done, on timeout, on the link going down', () => {
   const ns = ['a', 'b', 'c', 'd'];
   const a = new CausalCore({ id: 'a', nodes: ns, options: { pullTimeoutTicks: 3, ackEveryTicks: 0, repairAfterTicks: 0, resyncAfterTicks: 0 } });
-  const syncsTo = (): string[] =>
-    a
-      .ready()
-      .messages.filter((m) => m.msg.type === 'sync')
-      .map((m) => m.to);
   for (const p of ['b', 'c', 'd']) a.linkChanged(p, false);
   a.ready();
   for (const p of ['b', 'c', 'd']) a.linkChanged(p, true);
-  assert.deepEqual(syncsTo(), ['b'], 'only the first peer is asked');
+  assert.deepEqual(sentTo(a, 'sync'), ['b'], 'only the first peer is asked');
   a.receive('c', { type: 'writes', writes: [], reason: 'sync', done: true });
-  assert.deepEqual(syncsTo(), [], "a done from a peer not being pulled moves nothing");
+  assert.deepEqual(sentTo(a, 'sync'), [], "a done from a peer not being pulled moves nothing");
   const bw: CausalWrite = { origin: 'b', clock: { b: 1 }, lamport: 1, key: 'x', value: 1, deleted: false };
   a.receive('b', { type: 'writes', writes: [bw], reason: 'sync', done: true });
   const next = a.ready().messages.filter((m) => m.msg.type === 'sync');
   assert.deepEqual(next.map((m) => m.to), ['c'], "b's answer is complete: c is asked");
   assert.deepEqual(next[0]?.msg.type === 'sync' && next[0].msg.clock, { a: 0, b: 1, c: 0, d: 0 }, 'with the clock b brought');
   for (let i = 0; i < 2; i++) a.tick();
-  assert.deepEqual(syncsTo(), [], 'c has the timeout to answer');
+  assert.deepEqual(sentTo(a, 'sync'), [], 'c has the timeout to answer');
   a.tick();
-  assert.deepEqual(syncsTo(), ['d'], 'no answer from c in 3 ticks: d is asked');
+  assert.deepEqual(sentTo(a, 'sync'), ['d'], 'no answer from c in 3 ticks: d is asked');
   a.linkChanged('c', true); // c's link flaps while d is pulled: c waits its turn again
   for (let i = 0; i < 2; i++) a.tick();
   const dw: CausalWrite = { origin: 'd', clock: { d: 1 }, lamport: 1, key: 'y', value: 1, deleted: false };
   a.receive('d', { type: 'writes', writes: [dw], reason: 'sync' }); // a batch, not the last
   for (let i = 0; i < 2; i++) a.tick();
-  assert.deepEqual(syncsTo(), [], "a batch of d's answer restarts its time: c still waits");
+  assert.deepEqual(sentTo(a, 'sync'), [], "a batch of d's answer restarts its time: c still waits");
   a.linkChanged('d', false);
-  assert.deepEqual(syncsTo(), ['c'], "d's link went down: the next peer is asked");
+  assert.deepEqual(sentTo(a, 'sync'), ['c'], "d's link went down: the next peer is asked");
   a.receive('c', { type: 'writes', writes: [], reason: 'sync', done: true });
-  assert.deepEqual(syncsTo(), [], 'nobody left to ask');
+  assert.deepEqual(sentTo(a, 'sync'), [], 'nobody left to ask');
 });
 
 // Repair is for a write lost in transit: a peer that lags and whose acknowledgements have not
@@ -324,7 +327,7 @@ test('a write after a quiet spell is not repaired before the peer had repairAfte
   for (let i = 0; i < 4; i++) {
     a.tick();
     b.tick();
-    repairs += a.ready().messages.filter((m) => m.msg.type === 'writes').length;
+    repairs += sentTo(a, 'writes').length;
     for (const m of b.ready().messages) a.receive('b', m.msg); // b's acknowledgement, within 2 ticks
   }
   assert.equal(repairs, 0, 'the write was delivered and acknowledged: nothing to repair');
@@ -334,7 +337,7 @@ test('a write after a quiet spell is not repaired before the peer had repairAfte
   const at: number[] = [];
   for (let i = 1; i <= 12; i++) {
     a.tick();
-    if (a.ready().messages.some((m) => m.msg.type === 'writes')) at.push(i);
+    if (sentTo(a, 'writes').length > 0) at.push(i);
   }
   assert.deepEqual(at, [5, 10], 'repaired 5 ticks after the write, then every 5 while b stays behind');
 });
@@ -346,7 +349,7 @@ test('a peer sent a large anti-entropy answer is not repaired before it had the 
   for (let i = 1; i <= 5; i++) a.submit({ kind: 'put', reqId: i, key: 'x', value: i });
   a.ready(); // the five writes to b: lost
   a.receive('b', { type: 'sync', clock: {} });
-  const batches = (): number => a.ready().messages.filter((m) => m.msg.type === 'writes').length;
+  const batches = (): number => sentTo(a, 'writes').length;
   assert.equal(batches(), 3, 'five writes in batches of two');
   let ticks = 0;
   while (ticks < 100) {
@@ -362,22 +365,17 @@ test('a peer sent a large anti-entropy answer is not repaired before it had the 
 test('a stale buffer re-syncs from one peer at a time', () => {
   const ns = ['a', 'b', 'c', 'd'];
   const a = new CausalCore({ id: 'a', nodes: ns, options: { resyncAfterTicks: 2, pullTimeoutTicks: 5, ackEveryTicks: 0, repairAfterTicks: 0 } });
-  const syncs = (): string[] =>
-    a
-      .ready()
-      .messages.filter((m) => m.msg.type === 'sync')
-      .map((m) => m.to);
   // b#2 arrives without b#1 (lost in transit): buffered
   a.receive('b', { type: 'write', write: { origin: 'b', clock: { b: 2 }, lamport: 2, key: 'x', value: 2, deleted: false } });
   a.ready();
   a.tick();
-  assert.deepEqual(syncs(), []);
+  assert.deepEqual(sentTo(a, 'sync'), []);
   a.tick();
-  assert.deepEqual(syncs(), ['b'], 'no progress for 2 ticks: the first peer is asked');
+  assert.deepEqual(sentTo(a, 'sync'), ['b'], 'no progress for 2 ticks: the first peer is asked');
   a.receive('b', { type: 'writes', writes: [], reason: 'sync', done: true });
-  assert.deepEqual(syncs(), ['c'], 'b had nothing: the next peer is asked in turn');
+  assert.deepEqual(sentTo(a, 'sync'), ['c'], 'b had nothing: the next peer is asked in turn');
   a.receive('c', { type: 'writes', writes: [{ origin: 'b', clock: { b: 1 }, lamport: 1, key: 'x', value: 1, deleted: false }], reason: 'sync', done: true });
-  assert.deepEqual(syncs(), [], 'c brought b#1 and the buffer is empty: d is not asked');
+  assert.deepEqual(sentTo(a, 'sync'), [], 'c brought b#1 and the buffer is empty: d is not asked');
   assert.deepEqual(a.clock, { a: 0, b: 2, c: 0, d: 0 }, 'b#1 came, b#2 left the buffer');
 });
 
@@ -410,7 +408,7 @@ test('with pullTimeoutTicks 0, every link that comes up is synced at once', () =
   const a = new CausalCore({ id: 'a', nodes: ns, options: { pullTimeoutTicks: 0 } });
   a.linkChanged('b', true);
   a.linkChanged('c', true);
-  assert.deepEqual(a.ready().messages.filter((m) => m.msg.type === 'sync').map((m) => m.to), ['b', 'c']);
+  assert.deepEqual(sentTo(a, 'sync'), ['b', 'c']);
 });
 
 // A sync request is always answered, with done on the last batch: an empty batch when nothing is
