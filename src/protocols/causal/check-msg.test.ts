@@ -63,11 +63,14 @@ test('malformed messages are named', () => {
     [{ type: 'sync', clock: {}, have: { node1: [0, 2] } }, /positive integers/],
     [{ type: 'sync', clock: {}, have: { node1: [1.5, 2] } }, /positive integers/],
     [{ type: 'sync', clock: {}, have: { node1: Array.from({ length: 2002 }, (_, i) => 2 * i + 1) } }, /have: more than 1000 ranges/],
+    [{ type: 'ack', clock: {}, have: { node1: [5, 3] } }, /have\.node1: ranges must be ascending/],
+    [{ type: 'ack', clock: {}, have: 'node1:3' }, /have: not an object/],
   ];
   for (const [msg, want] of cases) assert.match(causalMsgProblem(msg) ?? 'passed', want, JSON.stringify(msg));
   assert.equal(causalMsgProblem({ type: 'write', write: w }), null);
   assert.equal(causalMsgProblem({ type: 'writes', writes: [], reason: 'sync', done: true }), null);
   assert.equal(causalMsgProblem({ type: 'sync', clock: { node1: 2 }, have: { node1: [4, 4, 6, 9], node2: [1, 1] } }), null);
+  assert.equal(causalMsgProblem({ type: 'ack', clock: { node1: 2 }, have: { node1: [4, 4] } }), null);
 });
 
 test('a batch too large for a frame splits into halves, in order; other messages do not split', () => {

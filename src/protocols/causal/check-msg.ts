@@ -28,13 +28,13 @@ export function causalMsgProblem(msg: unknown): string | null {
     case 'sync':
       return clockProblem(m['clock'], 'clock') ?? (m['have'] === undefined ? null : haveProblem(m['have']));
     case 'ack':
-      return clockProblem(m['clock'], 'clock');
+      return clockProblem(m['clock'], 'clock') ?? (m['have'] === undefined ? null : haveProblem(m['have']));
     default:
       return `unknown message type ${JSON.stringify(m['type'])?.slice(0, 40) ?? 'undefined'}`;
   }
 }
 
-/** A sync request's `have`: per origin, ascending ranges [first, last, ...] of sequence numbers, a bounded number of them. */
+/** A sync request's or an ack's `have`: per origin, ascending ranges [first, last, ...] of sequence numbers, a bounded number of them. */
 function haveProblem(have: unknown): string | null {
   if (typeof have !== 'object' || have === null || Array.isArray(have)) return 'have: not an object';
   let ranges = 0;

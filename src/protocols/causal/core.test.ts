@@ -402,6 +402,52 @@ test("a sync request names the buffer's writes, and the answer leaves them out",
   assert.deepEqual(all, [1, 2, 3, 4, 5, 6, 7], 'without have: everything above the clock');
 });
 
+// An ack carries the buffer's `have` as a sync request does, and is sent again when only the buffer
+// changed. A third node repairing the peer then sends the lost writes, not again everything
+// buffered behind them: under 10 % loss on one link of a 3-node cluster, the third node re-sent
+// hundreds of buffered writes for about a hundred lost ones.
+test("an ack names the buffer's writes, and a third node's repair leaves them out", () => {
+  const ns = ['a', 'b', 'c'];
+  const aw = (seq: number): CausalWrite => ({ origin: 'a', clock: { a: seq }, lamport: seq, key: `k${seq}`, value: seq, deleted: false });
+  const b = new CausalCore({ id: 'b', nodes: ns, options: { ackEveryTicks: 1, resyncAfterTicks: 0, repairAfterTicks: 0 } });
+  for (const seq of [3, 4, 6]) b.receive('a', { type: 'write', write: aw(seq) }); // a#1, a#2, a#5 lost on a -> b
+  b.ready();
+  b.tick();
+  const acks = b.ready().messages.filter((m) => m.msg.type === 'ack');
+  assert.deepEqual(
+    acks.map((m) => [m.to, m.msg]),
+    [
+      ['a', { type: 'ack', clock: { a: 0, b: 0, c: 0 }, have: { a: [3, 4, 6, 6] } }],
+      ['c', { type: 'ack', clock: { a: 0, b: 0, c: 0 }, have: { a: [3, 4, 6, 6] } }],
+    ],
+  );
+  b.tick();
+  assert.deepEqual(sentTo(b, 'ack'), [], 'nothing new: no ack');
+  b.receive('a', { type: 'write', write: aw(8) });
+  b.ready();
+  b.tick();
+  const again = b.ready().messages.find((m) => m.to === 'c')?.msg;
+  assert.deepEqual(again, { type: 'ack', clock: { a: 0, b: 0, c: 0 }, have: { a: [3, 4, 6, 6, 8, 8] } }, 'the buffer grew (the clock did not): acked again');
+
+  // c has all of a's writes; b's repair by c: the writes b lacks and does not hold
+  const c = new CausalCore({ id: 'c', nodes: ns, options: { repairAfterTicks: 2, ackEveryTicks: 0, resyncAfterTicks: 0 } });
+  for (let seq = 1; seq <= 8; seq++) c.receive('a', { type: 'write', write: aw(seq) });
+  c.ready();
+  const repair = (): (number | undefined)[] => {
+    for (let i = 0; i < 2; i++) c.tick();
+    return c.ready().messages.flatMap((m) => (m.to === 'b' && m.msg.type === 'writes' ? m.msg.writes.map((w) => w.clock['a']) : []));
+  };
+  c.receive('b', again as CausalMsg);
+  assert.deepEqual(repair(), [1, 2, 5, 7], 'repair leaves out a#3, a#4, a#6, a#8');
+  c.receive('b', { type: 'ack', clock: { a: 0, b: 0, c: 0 } });
+  assert.deepEqual(repair(), [1, 2, 3, 4, 5, 6, 7, 8], 'an ack without have: the buffer is empty, b lacks everything');
+  c.receive('b', again as CausalMsg);
+  c.linkChanged('b', false);
+  c.linkChanged('b', true);
+  c.ready(); // the link-up's own sync request
+  assert.deepEqual(repair(), [1, 2, 3, 4, 5, 6, 7, 8], 'a new connection forgets what b held: b may have restarted');
+});
+
 // pullTimeoutTicks 0: every peer whose link comes up is asked at once.
 test('with pullTimeoutTicks 0, every link that comes up is synced at once', () => {
   const ns = ['a', 'b', 'c'];

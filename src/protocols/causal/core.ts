@@ -358,7 +358,16 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   readonly #acked = new Map<NodeId, Record<NodeId, number>>();
   /** The same records in #peers order (they are mutated in place, never replaced). */
   readonly #ackedByPeer: Record<NodeId, number>[] = [];
+  /** Per peer, #ackMark() when we last told it our state (an ack or a sync request). */
   readonly #lastAckSent = new Map<NodeId, number>();
+  /** Writes ever put in the buffer: with #applied, what an ack reports has changed (see #ackMark). */
+  #bufferAdds = 0;
+  /**
+   * What each peer last said its causal-delivery buffer holds (the `have` of its latest ack or sync
+   * request; none when its buffer was empty). Repair leaves those writes out. Forgotten when the
+   * link goes down or comes up: a restarted peer has lost its buffer.
+   */
+  readonly #peerHave = new Map<NodeId, Readonly<Record<NodeId, readonly number[]>>>();
   /**
    * Tick at which each peer's acknowledged clock last advanced, or it was last seen up to date, or
    * its link came up, or it was last sent writes by anti-entropy (pushed later for a large answer:
@@ -528,12 +537,12 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       case 'sync':
         if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'sync', count: 0, nodeClock: this.#clockCopy() });
         // A sync request carries the requester's applied (and persisted) clock: it is an ack too.
-        this.#onAcked(from, msg.clock);
+        this.#onAcked(from, msg.clock, msg.have);
         this.#answerSync(from, msg.clock, true, msg.have);
         return;
       case 'ack':
         if (this.#want.receive) this.#events.push({ type: 'receive', node: this.id, peer: from, msg: 'ack', count: 0, nodeClock: this.#clockCopy() });
-        this.#onAcked(from, msg.clock);
+        this.#onAcked(from, msg.clock, msg.have);
         return;
       default:
         assertNever(msg, 'causal message');
@@ -545,6 +554,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     if (up) {
       if (this.#down.delete(peer)) this.#live = this.#peers.filter((p) => !this.#down.has(p));
       this.#lastAckSent.delete(peer);
+      this.#peerHave.delete(peer);
       // The peer's sync request (it sees the link come up too) is answered with all it lacks: the
       // repair of a stalled peer would send the same writes again on our next tick (its
       // acknowledgements stalled while the link was down), so its clock starts again from now.
@@ -553,6 +563,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       this.#queuePull(peer, 'link-up');
       return;
     }
+    this.#peerHave.delete(peer);
     if (!this.#down.has(peer)) {
       this.#down.add(peer);
       this.#live = this.#peers.filter((p) => !this.#down.has(p));
@@ -605,7 +616,9 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       const since = this.#ackProgress.get(p) ?? 0;
       if (this.#now - since < this.options.repairAfterTicks) continue;
       this.#ackProgress.set(p, this.#now);
-      this.#answerSync(p, { ...acked }, false);
+      // Not what the peer holds in its buffer (as of its last ack): a third node's writes that
+      // arrived after a lost one wait there for it, and only the lost one is lacking.
+      this.#answerSync(p, { ...acked }, false, this.#peerHave.get(p));
     }
   }
 
@@ -895,6 +908,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     }
     const b: Buffered = { write: w, from, seq, bytes: this.#bytesOf(w), wait: miss };
     this.#buffer.add(b);
+    this.#bufferAdds += 1;
     this.#bufferBytes += b.bytes;
     if (this.#buffer.size > this.#bufferPeak) this.#bufferPeak = this.#buffer.size;
     this.#buffered.set(w.origin, seq, b);
@@ -1175,7 +1189,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   #sendSync(peer: NodeId, reason: SyncReason): void {
     const clock = this.#clockCopy();
-    this.#lastAckSent.set(peer, this.#applied); // a sync request acknowledges our clock too
+    this.#lastAckSent.set(peer, this.#ackMark()); // a sync request acknowledges our clock too
     if (this.#want.sync) this.#events.push({ type: 'sync', node: this.id, peer, direction: 'request', clock, count: 0, reason });
     this.#send(peer, this.#buffer.size === 0 ? { type: 'sync', clock } : { type: 'sync', clock, have: this.#haveRanges() }, 0);
   }
@@ -1307,21 +1321,32 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   }
 
 
+  /**
+   * Changes whenever an ack would say something new: a write applied, or one buffered (an ack
+   * carries the buffer's `have`). Both counts only grow, so their sum does too.
+   */
+  #ackMark(): number {
+    return this.#applied + this.#bufferAdds;
+  }
+
   #sendAcks(): void {
-    let clock: VectorClock | undefined;
+    let msg: CausalMsg | undefined;
     const live = this.#livePeers();
+    const mark = this.#ackMark();
     for (let i = 0; i < live.length; i++) {
       const p = live[i] as NodeId;
-      if (this.#lastAckSent.get(p) === this.#applied) continue;
-      clock ??= this.#clockCopy();
-      this.#lastAckSent.set(p, this.#applied);
-      this.#send(p, { type: 'ack', clock }, 0);
+      if (this.#lastAckSent.get(p) === mark) continue;
+      msg ??= this.#buffer.size === 0 ? { type: 'ack', clock: this.#clockCopy() } : { type: 'ack', clock: this.#clockCopy(), have: this.#haveRanges() };
+      this.#lastAckSent.set(p, mark);
+      this.#send(p, msg, 0);
     }
   }
 
-  #onAcked(peer: NodeId, clock: VectorClock): void {
+  #onAcked(peer: NodeId, clock: VectorClock, have: Readonly<Record<NodeId, readonly number[]>> | undefined): void {
     const acked = this.#acked.get(peer);
     if (acked === undefined) return; // not a member
+    if (have === undefined) this.#peerHave.delete(peer);
+    else this.#peerHave.set(peer, have);
     let advanced = false;
     for (const k in clock) {
       const v = clock[k] ?? 0;

@@ -24,18 +24,22 @@ function pairsText(pairs: readonly number[]): string {
   return out.join(',');
 }
 
+/** A sync request's or an ack's `have`, as " have node1:3-5 node2:7" (empty without one). */
+function haveText(have: Readonly<Record<string, readonly number[]>> | undefined): string {
+  const parts = have === undefined ? [] : Object.entries(have).map(([o, r]) => `${o}:${pairsText(r)}`);
+  return parts.length > 0 ? ` have ${parts.join(' ')}` : '';
+}
+
 export function formatMsg(m: CausalMsg): string {
   switch (m.type) {
     case 'write':
       return `write ${formatWrite(m.write)}`;
     case 'writes':
       return `writes(${m.reason}${m.done === true ? ', done' : ''}) [${m.writes.map((w) => formatWrite(w)).join('; ')}]`;
-    case 'sync': {
-      const have = m.have === undefined ? [] : Object.entries(m.have).map(([o, r]) => `${o}:${pairsText(r)}`);
-      return `sync ${formatClock(m.clock)}${have.length > 0 ? ` have ${have.join(' ')}` : ''}`;
-    }
+    case 'sync':
+      return `sync ${formatClock(m.clock)}${haveText(m.have)}`;
     case 'ack':
-      return `ack ${formatClock(m.clock)}`;
+      return `ack ${formatClock(m.clock)}${haveText(m.have)}`;
     default:
       return assertNever(m, 'causal message');
   }

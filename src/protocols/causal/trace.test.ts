@@ -76,6 +76,7 @@ const OPTION_NAMES: Record<string, NumericOption> = {
   'resync-after': 'resyncAfterTicks',
   'sync-batch': 'syncBatchSize',
   'pull-timeout': 'pullTimeoutTicks',
+  'repair-after': 'repairAfterTicks',
 };
 
 function formatReply(node: NodeId, r: KvReply): string {

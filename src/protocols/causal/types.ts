@@ -48,8 +48,12 @@ export type CausalMsg =
    * leave out: per origin, ascending ranges of sequence numbers as flat pairs [first, last, ...].
    */
   | { readonly type: 'sync'; readonly clock: VectorClock; readonly have?: Readonly<Record<NodeId, readonly number[]>> }
-  /** Periodic acknowledgement of what this node has applied (drives log compaction). */
-  | { readonly type: 'ack'; readonly clock: VectorClock };
+  /**
+   * Periodic acknowledgement of what this node has applied (drives log compaction), and, as a sync
+   * request's, of what its buffer holds beyond that (`have`, when it holds anything): a peer
+   * repairing this node leaves those writes out.
+   */
+  | { readonly type: 'ack'; readonly clock: VectorClock; readonly have?: Readonly<Record<NodeId, readonly number[]>> };
 
 export type CausalMsgType = CausalMsg['type'];
 
