@@ -363,6 +363,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   /** Writes ever put in the buffer: with #applied, what an ack reports has changed (see #ackMark). */
   #bufferAdds = 0;
   /**
+   * #haveRanges() of the buffer as it is, null once the buffer changed: acks to every peer, each
+   * ack tick, and sync requests carry it. Handed out in messages, so never changed, only replaced.
+   */
+  #have: Record<NodeId, number[]> | null = null;
+  /**
    * What each peer last said its causal-delivery buffer holds (the `have` of its latest ack or sync
    * request; none when its buffer was empty). Repair leaves those writes out. Forgotten when the
    * link goes down or comes up: a restarted peer has lost its buffer.
@@ -909,6 +914,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     const b: Buffered = { write: w, from, seq, bytes: this.#bytesOf(w), wait: miss };
     this.#buffer.add(b);
     this.#bufferAdds += 1;
+    this.#have = null;
     this.#bufferBytes += b.bytes;
     if (this.#buffer.size > this.#bufferPeak) this.#bufferPeak = this.#buffer.size;
     this.#buffered.set(w.origin, seq, b);
@@ -945,6 +951,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   #unbuffer(b: Buffered): void {
     if (this.#buffer.delete(b)) {
+      this.#have = null;
       this.#buffered.delete(b.write.origin, b.seq);
       this.#bufferBytes -= b.bytes;
     }
@@ -1141,6 +1148,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #shed(why: string): void {
     const shed = this.#buffer.size;
     this.#buffer.clear();
+    this.#have = null;
     this.#bufferBytes = 0;
     this.#buffered.clear();
     this.#waiting.clear();
@@ -1200,6 +1208,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    * re-sync then sends the writes missing in between, not again the hundreds buffered after a gap.
    */
   #haveRanges(): Record<NodeId, number[]> {
+    if (this.#have !== null) return this.#have;
     const seqs = new Map<NodeId, number[]>();
     for (const b of this.#buffer) {
       let list = seqs.get(b.write.origin);
@@ -1220,7 +1229,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       }
       if (pairs.length > 0) have[origin] = pairs;
     }
-    return have;
+    return (this.#have = have);
   }
 
   /**
