@@ -1,6 +1,6 @@
 import { isCounter } from '../../clocks/vector.js';
 import type { CausalMsg } from './types.js';
-import { MAX_HAVE_RANGES } from './core.js';
+import { MAX_HAVE_RANGES } from './have.js';
 
 /**
  * What is wrong with a message from a peer, or null when it has the shape of a CausalMsg. A peer

@@ -13,6 +13,7 @@ import { compare, format, type VectorClock } from '../../clocks/vector.js';
 import { assertNever, invariant } from '../../core/assert.js';
 import { CausewayError } from '../../core/errors.js';
 import type { KvOp, KvReply } from '../kv-types.js';
+import { HeldSeqs, heldIn, type HaveRanges } from './have.js';
 import { Outbox } from './outbox.js';
 import {
   CAUSAL_EVENT_TYPES,
@@ -109,9 +110,6 @@ export const SPACE_KV = 'kv';
 export const SPACE_META = 'meta';
 export const META_CLOCK = 'clock';
 export const META_LAMPORT = 'lamport';
-
-/** Most ranges a sync request's `have` names (beyond, the answer just carries more). */
-export const MAX_HAVE_RANGES = 1000;
 
 /** Dirty keys up to this many are deduplicated by scanning their list (most batches change one). */
 const DIRTY_SCAN = 8;
@@ -233,24 +231,6 @@ class PairIndex<V> {
   }
 }
 
-/** Whether a sync request's `have` names write `seq` of `origin` (its ranges are ascending pairs). */
-function heldIn(have: Readonly<Record<NodeId, readonly number[]>>, origin: NodeId, seq: number): boolean {
-  if (!Object.hasOwn(have, origin)) return false;
-  const pairs = have[origin] as readonly number[];
-  // binary search for the last range starting at or before seq
-  let lo = 0;
-  let hi = (pairs.length >> 1) - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if ((pairs[2 * mid] as number) <= seq) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found >= 0 && seq <= (pairs[2 * found + 1] as number);
-}
-
 function byText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -346,7 +326,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #bufferPeak = 0;
   /** Bytes of the buffered writes, as options.writeBytes estimates them. */
   #bufferBytes = 0;
-  readonly #buffered = new PairIndex<Buffered>();
+  readonly #buffered = new HeldSeqs();
   /** Buffered writes indexed by the dependency they wait for (node, seq). */
   readonly #waiting = new PairIndex<Buffered[]>();
   readonly #paused = new Set<NodeId>();
@@ -372,7 +352,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    * request; none when its buffer was empty). Repair leaves those writes out. Forgotten when the
    * link goes down or comes up: a restarted peer has lost its buffer.
    */
-  readonly #peerHave = new Map<NodeId, Readonly<Record<NodeId, readonly number[]>>>();
+  readonly #peerHave = new Map<NodeId, HaveRanges>();
   /**
    * Tick at which each peer's acknowledged clock last advanced, or it was last seen up to date, or
    * its link came up, or it was last sent writes by anti-entropy (pushed later for a large answer:
@@ -917,7 +897,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     this.#have = null;
     this.#bufferBytes += b.bytes;
     if (this.#buffer.size > this.#bufferPeak) this.#bufferPeak = this.#buffer.size;
-    this.#buffered.set(w.origin, seq, b);
+    this.#buffered.add(w.origin, seq);
     this.#index(b);
     if (this.#want.buffer) {
       this.#events.push({
@@ -1204,32 +1184,11 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   /**
    * What the buffer holds, as a sync request's `have`: per origin, ascending ranges of sequence
-   * numbers (flat pairs), at most MAX_HAVE_RANGES in all. A peer answering a stale buffer's
+   * numbers (flat pairs), at most MAX_HAVE_RANGES (have.ts) in all. A peer answering a stale buffer's
    * re-sync then sends the writes missing in between, not again the hundreds buffered after a gap.
    */
   #haveRanges(): Record<NodeId, number[]> {
-    if (this.#have !== null) return this.#have;
-    const seqs = new Map<NodeId, number[]>();
-    for (const b of this.#buffer) {
-      let list = seqs.get(b.write.origin);
-      if (list === undefined) seqs.set(b.write.origin, (list = []));
-      list.push(b.seq);
-    }
-    const have: Record<NodeId, number[]> = {};
-    let ranges = 0;
-    for (const [origin, list] of seqs) {
-      list.sort((a, b) => a - b);
-      const pairs: number[] = [];
-      for (let i = 0; i < list.length && ranges < MAX_HAVE_RANGES; ) {
-        const first = list[i] as number;
-        let last = first;
-        while (++i < list.length && (list[i] as number) === last + 1) last++;
-        pairs.push(first, last);
-        ranges++;
-      }
-      if (pairs.length > 0) have[origin] = pairs;
-    }
-    return (this.#have = have);
+    return (this.#have ??= this.#buffered.ranges());
   }
 
   /**
@@ -1237,7 +1196,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    * included — in causal order: sorted by the sum of the clock's entries (a write's causal
    * predecessors all have strictly smaller sums), then origin, then seq.
    */
-  #answerSync(peer: NodeId, theirs: VectorClock, request: boolean, have?: Readonly<Record<NodeId, readonly number[]>>): void {
+  #answerSync(peer: NodeId, theirs: VectorClock, request: boolean, have?: HaveRanges): void {
     // Each origin's log is already in that order when its clock totals never decrease along it
     // (always, for writes made by this protocol: each write's clock dominates the one before it
     // from the same origin): then a merge of the per-origin runs gives the sorted order without
@@ -1351,7 +1310,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     }
   }
 
-  #onAcked(peer: NodeId, clock: VectorClock, have: Readonly<Record<NodeId, readonly number[]>> | undefined): void {
+  #onAcked(peer: NodeId, clock: VectorClock, have: HaveRanges | undefined): void {
     const acked = this.#acked.get(peer);
     if (acked === undefined) return; // not a member
     if (have === undefined) this.#peerHave.delete(peer);

@@ -4,6 +4,7 @@
  */
 import type { VectorClock } from '../../clocks/vector.js';
 import type { NodeId } from '../../core/protocol.js';
+import type { HaveRanges } from './have.js';
 
 /**
  * One write (a put, or a delete stored as a tombstone). Its sequence number at the origin is
@@ -47,13 +48,13 @@ export type CausalMsg =
    * requester already holds beyond its clock, in its causal-delivery buffer, for the answer to
    * leave out: per origin, ascending ranges of sequence numbers as flat pairs [first, last, ...].
    */
-  | { readonly type: 'sync'; readonly clock: VectorClock; readonly have?: Readonly<Record<NodeId, readonly number[]>> }
+  | { readonly type: 'sync'; readonly clock: VectorClock; readonly have?: HaveRanges }
   /**
    * Periodic acknowledgement of what this node has applied (drives log compaction), and, as a sync
    * request's, of what its buffer holds beyond that (`have`, when it holds anything): a peer
    * repairing this node leaves those writes out.
    */
-  | { readonly type: 'ack'; readonly clock: VectorClock; readonly have?: Readonly<Record<NodeId, readonly number[]>> };
+  | { readonly type: 'ack'; readonly clock: VectorClock; readonly have?: HaveRanges };
 
 export type CausalMsgType = CausalMsg['type'];
 
