@@ -1183,9 +1183,10 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   }
 
   /**
-   * What the buffer holds, as a sync request's `have`: per origin, ascending ranges of sequence
-   * numbers (flat pairs), at most MAX_HAVE_RANGES (have.ts) in all. A peer answering a stale buffer's
-   * re-sync then sends the writes missing in between, not again the hundreds buffered after a gap.
+   * What the buffer holds, as a sync request's or an ack's `have`: per origin, ascending ranges of
+   * sequence numbers (flat pairs), at most MAX_HAVE_RANGES (have.ts) in all. A peer answering a
+   * stale buffer's re-sync then sends the writes missing in between, not again the hundreds
+   * buffered after a gap; a peer repairing this node leaves them out too.
    */
   #haveRanges(): Record<NodeId, number[]> {
     return (this.#have ??= this.#buffered.ranges());

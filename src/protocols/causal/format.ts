@@ -4,6 +4,7 @@
 import { format as formatClock } from '../../clocks/vector.js';
 import { assertNever } from '../../core/assert.js';
 import type { CausalEvent, CausalMsg, CausalWrite } from './types.js';
+import type { HaveRanges } from './have.js';
 
 export { formatClock };
 
@@ -25,7 +26,7 @@ function pairsText(pairs: readonly number[]): string {
 }
 
 /** A sync request's or an ack's `have`, as " have node1:3-5 node2:7" (empty without one). */
-function haveText(have: Readonly<Record<string, readonly number[]>> | undefined): string {
+function haveText(have: HaveRanges | undefined): string {
   const parts = have === undefined ? [] : Object.entries(have).map(([o, r]) => `${o}:${pairsText(r)}`);
   return parts.length > 0 ? ` have ${parts.join(' ')}` : '';
 }
