@@ -163,7 +163,12 @@ export interface SimHooks {
   readonly tuning?: Partial<SimTuning>;
 }
 
-/** Agenda events; the time each is due is kept by the queue (EventQueue.add). */
+/**
+ * Agenda events; the time each is due is kept by the queue (EventQueue.add). An event that carries
+ * nothing but its target (a node's tick, a client's wake, the periodic check, the next fault) is
+ * one object made up front and scheduled again and again: events are never changed, so one object
+ * may be on the agenda more than once.
+ */
 type Ev =
   | { k: 'tick'; node: number }
   /** A message arrival, scheduled as the network hands it over. */
@@ -177,9 +182,13 @@ type Ev =
   | { k: 'check' }
   | { k: 'liveness' };
 
+const CHECK: Ev = Object.freeze({ k: 'check' });
+const FAULT: Ev = Object.freeze({ k: 'fault' });
+
 interface SimNode {
   readonly id: NodeId;
   readonly idx: number;
+  readonly tickEv: Ev;
   core: CausalCore | null;
   readonly disk: SimDisk;
   /** Incarnation: bumped at each crash, so requests meant for a dead incarnation are discarded. */
@@ -198,12 +207,21 @@ interface SimNode {
 
 interface Client {
   readonly id: number;
+  readonly wakeEv: Ev;
   readonly home: number;
   readonly roaming: boolean;
   at: number;
   ctx: VectorClock | undefined;
   puts: number;
-  busy: { reqId: number; node: number; f: 'put' | 'get' | 'delete'; key: string; value: string | null } | null;
+  /**
+   * The operation in progress: its reqId (0 when the client is idle), node, kind, key and value.
+   * Fields of the client rather than an object per operation (one at a time per client).
+   */
+  busyReq: number;
+  busyNode: number;
+  busyF: 'put' | 'get' | 'delete';
+  busyKey: string;
+  busyValue: string | null;
 }
 
 class Stop extends Error {
@@ -341,6 +359,7 @@ export class Simulation {
     this.#nodes = this.#ids.map((id, idx) => ({
       id,
       idx,
+      tickEv: Object.freeze({ k: 'tick', node: idx }),
       core: new CausalCore({ id, nodes: this.#ids, options: this.#coreOptions, logKeys: this.#logKeys.key }),
       // The core's restore takes its log in any order (tested in core.test.ts): kept as one queue per
       // origin, in which compaction deletes the oldest entries (see SimDisk's `queues`).
@@ -356,12 +375,17 @@ export class Simulation {
     this.#symCuts = new Int32Array(o.nodes * o.nodes);
     this.#clients = Array.from({ length: o.clients }, (_, id) => ({
       id,
+      wakeEv: Object.freeze({ k: 'wake', client: id }),
       home: id % o.nodes,
       roaming: this.#work.chance(0.5),
       at: id % o.nodes,
       ctx: undefined,
       puts: 0,
-      busy: null,
+      busyReq: 0,
+      busyNode: 0,
+      busyF: 'get',
+      busyKey: '',
+      busyValue: null,
     }));
   }
 
@@ -384,10 +408,10 @@ export class Simulation {
   // ---- setup and main loop ----
 
   #start(): void {
-    for (const n of this.#nodes) this.#push(this.#work.int(1, n.tickNs), { k: 'tick', node: n.idx });
-    for (const c of this.#clients) this.#push(this.#think(), { k: 'wake', client: c.id });
+    for (const n of this.#nodes) this.#push(this.#work.int(1, n.tickNs), n.tickEv);
+    for (const c of this.#clients) this.#push(this.#think(), c.wakeEv);
     if (this.#faults.has('partition') || this.#faults.has('oneway') || this.#faults.has('crash')) this.#scheduleFault();
-    this.#push(this.#tickNs, { k: 'check' });
+    this.#push(this.#tickNs, CHECK);
     if (this.options.ops === 0) this.#startLiveness();
   }
 
@@ -532,7 +556,7 @@ export class Simulation {
   #onTick(idx: number): void {
     const n = this.#nodes[idx] as SimNode;
     this.#step(n, TICK, undefined, undefined);
-    this.#push(this.#now + n.tickNs, { k: 'tick', node: idx });
+    this.#push(this.#now + n.tickNs, n.tickEv);
   }
 
   #onArrival(a: Arrival<CausalMsg>): void {
@@ -633,7 +657,7 @@ export class Simulation {
 
   #scheduleFault(): void {
     const gap = Math.max(1, Math.floor(-Math.log(1 - this.#faultRng.next()) * this.tuning.faultMeanNs));
-    this.#push(this.#now + gap, { k: 'fault' });
+    this.#push(this.#now + gap, FAULT);
   }
 
   #onFault(): void {
@@ -776,7 +800,7 @@ export class Simulation {
 
   #onWake(id: number): void {
     const c = this.#clients[id] as Client;
-    if (this.#phase !== 'safety' || c.busy !== null || this.#issued >= this.options.ops) return;
+    if (this.#phase !== 'safety' || c.busyReq !== 0 || this.#issued >= this.options.ops) return;
     const w = this.#work;
     // Session: a sticky client stays on its home node; a roaming one moves, carrying its context.
     let node = c.roaming && w.chance(0.5) ? w.int(0, this.options.nodes - 1) : c.roaming ? c.at : c.home;
@@ -801,10 +825,15 @@ export class Simulation {
     }
     const n = this.#nodes[node] as SimNode;
     this.#issued++;
-    c.busy = { reqId, node, f: op.kind as 'put' | 'get' | 'delete', key, value };
+    const f = op.kind as 'put' | 'get' | 'delete';
+    c.busyReq = reqId;
+    c.busyNode = node;
+    c.busyF = f;
+    c.busyKey = key;
+    c.busyValue = value;
     n.pending[c.id] = reqId;
-    this.#record(c.id, TYPE_CODE.invoke, kindCode(c.busy.f), key, value, this.#now, n.idx);
-    this.#shiviz?.local(n.id, `P${c.id} invoke ${c.busy.f} ${key}${value === null ? '' : ` = ${value}`}`);
+    this.#record(c.id, TYPE_CODE.invoke, kindCode(f), key, value, this.#now, n.idx);
+    this.#shiviz?.local(n.id, `P${c.id} invoke ${f} ${key}${value === null ? '' : ` = ${value}`}`);
     this.#push(this.#now + this.#clientLatency(), { k: 'submit', client: c.id, node, inc: n.inc, op });
   }
 
@@ -816,11 +845,11 @@ export class Simulation {
 
   #onReply(id: number, idx: number, reply: KvReply): void {
     const c = this.#clients[id] as Client;
-    if (c.busy === null || c.busy.reqId !== reply.reqId) return;
+    if (c.busyReq === 0 || c.busyReq !== reply.reqId) return;
     if (reply.ok) {
       c.ctx = reply.context;
       if (reply.kind === 'put' || reply.kind === 'delete') {
-        this.#acked.push({ key: reply.key, clock: reply.clock, client: id, kind: reply.kind, value: c.busy.value, node: idx });
+        this.#acked.push({ key: reply.key, clock: reply.clock, client: id, kind: reply.kind, value: c.busyValue, node: idx });
       }
       const value = reply.kind === 'get' ? (reply.found ? reply.value : null) : reply.kind === 'put' ? undefined : null;
       this.#complete(id, 'ok', value === undefined ? null : (value as string | null), idx);
@@ -831,13 +860,14 @@ export class Simulation {
 
   #complete(id: number, type: 'ok' | 'fail' | 'info', readValue: string | null, idx: number, reason?: string): void {
     const c = this.#clients[id] as Client;
-    const busy = c.busy;
-    if (busy === null) return;
-    c.busy = null;
+    if (c.busyReq === 0) return;
+    c.busyReq = 0;
+    const f = c.busyF;
+    const key = c.busyKey;
     const n = this.#nodes[idx] as SimNode;
-    const value = busy.f === 'put' ? busy.value : readValue;
-    this.#record(id, type === 'ok' ? TYPE_CODE.ok : type === 'fail' ? TYPE_CODE.fail : TYPE_CODE.info, kindCode(busy.f), busy.key, value, this.#now, n.idx);
-    this.#shiviz?.local(n.id, `P${id} ${type} ${busy.f} ${busy.key}${busy.f === 'get' && type === 'ok' ? ` -> ${JSON.stringify(value)}` : ''}${reason ? ` (${reason})` : ''}`);
+    const value = f === 'put' ? c.busyValue : readValue;
+    this.#record(id, type === 'ok' ? TYPE_CODE.ok : type === 'fail' ? TYPE_CODE.fail : TYPE_CODE.info, kindCode(f), key, value, this.#now, n.idx);
+    this.#shiviz?.local(n.id, `P${id} ${type} ${f} ${key}${f === 'get' && type === 'ok' ? ` -> ${JSON.stringify(value)}` : ''}${reason ? ` (${reason})` : ''}`);
     if (type === 'ok') this.#ok++;
     else if (type === 'fail') this.#fail++;
     else this.#info++;
@@ -847,7 +877,7 @@ export class Simulation {
       this.#hooks.onProgress({ phase: 'safety', done: this.#completed, total: this.options.ops });
     }
     if (this.#phase === 'safety') {
-      if (this.#issued < this.options.ops) this.#push(this.#think(), { k: 'wake', client: id });
+      if (this.#issued < this.options.ops) this.#push(this.#think(), c.wakeEv);
       else if (this.#completed >= this.options.ops) this.#push(this.#now, { k: 'liveness' });
     }
   }
@@ -883,10 +913,10 @@ export class Simulation {
   #onCheck(): void {
     if (this.#phase === 'safety') {
       if (this.#now - this.#lastCompletionAt > this.tuning.stallTicks * this.#tickNs) {
-        const busy = this.#clients.filter((c) => c.busy !== null).map((c) => `P${c.id} ${c.busy?.f} ${c.busy?.key} @${this.#ids[c.busy?.node ?? 0]}`);
+        const busy = this.#clients.filter((c) => c.busyReq !== 0).map((c) => `P${c.id} ${c.busyF} ${c.busyKey} @${this.#ids[c.busyNode]}`);
         throw new Stop({ kind: 'stalled', message: `no client operation completed for ${this.tuning.stallTicks} tick periods (waiting: ${busy.join('; ') || 'none'})`, at: this.#now });
       }
-      this.#push(this.#now + this.#tickNs, { k: 'check' });
+      this.#push(this.#now + this.#tickNs, CHECK);
       return;
     }
     if (this.#phase !== 'liveness') return;
@@ -902,12 +932,12 @@ export class Simulation {
     if (this.#hooks.onProgress && this.#livenessTicks % 100 === 0) {
       this.#hooks.onProgress({ phase: 'liveness', done: this.#livenessTicks, total: this.options.maxLivenessTicks });
     }
-    this.#push(this.#now + this.#tickNs, { k: 'check' });
+    this.#push(this.#now + this.#tickNs, CHECK);
   }
 
   #converged(): boolean {
     if (this.#net.inFlight > 0) return false;
-    if (this.#clients.some((c) => c.busy !== null)) return false;
+    if (this.#clients.some((c) => c.busyReq !== 0)) return false;
     const first = this.#nodes[0]?.core;
     if (!first) return false;
     const clock = first.clock;
@@ -923,7 +953,7 @@ export class Simulation {
   #divergence(): string {
     return this.#nodes
       .map((n) => (n.core === null ? `${n.id} down` : `${n.id} clock ${format(n.core.clock)} buffered ${n.core.status().buffered} held ${n.heldCount}`))
-      .join('; ') + `; in flight ${this.#net.inFlight}; busy clients ${this.#clients.filter((c) => c.busy !== null).length}`;
+      .join('; ') + `; in flight ${this.#net.inFlight}; busy clients ${this.#clients.filter((c) => c.busyReq !== 0).length}`;
   }
 
   // ---- end of run ----
