@@ -83,3 +83,19 @@ test('real cores: a write delivered before its dependency is buffered, and what 
   assert.equal(o.applied(2, 'n1'), 1);
   assert.equal(o.applied(2, 'n2'), 1);
 });
+
+test('one write checked at several nodes: each node is judged on what it applied', () => {
+  const o = new DeliveryOracle(IDS, SPACE_LOG);
+  const dep = logPut('n1', { n1: 1 });
+  const w = logPut('n2', { n1: 1, n2: 1 }, 'z');
+  assert.equal(o.check(0, [dep, w]), null);
+  // the same clock object again, at a node that has not applied n1#1
+  assert.equal(o.check(1, [w]), 'applied n2#1 (z) with clock {n1:1,n2:1} before n1#1 (it had applied n1#0)');
+  assert.equal(o.check(1, [dep, w]), null);
+});
+
+test('a clock naming a node outside the cluster is caught', () => {
+  const o = new DeliveryOracle(IDS, SPACE_LOG);
+  assert.match(o.check(0, [logPut('n1', { n1: 1, zz: 1 })]) ?? '', /before zz#1 \(it had applied zz#0\)$/);
+  assert.equal(o.check(1, [logPut('n1', { n1: 1, zz: 0 })]), null);
+});
