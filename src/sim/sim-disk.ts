@@ -48,6 +48,8 @@ interface Queue {
 class Queues {
   readonly #queueOf: (value: unknown) => string;
   readonly #list: Queue[] = [];
+  /** Index in #list of the queue whose head the last delete took. */
+  #lastDeleted = 0;
   size = 0;
 
   constructor(queueOf: (value: unknown) => string) {
@@ -72,20 +74,19 @@ class Queues {
 
   delete(key: string): boolean {
     const list = this.#list;
+    // Compaction deletes a run of one origin's entries: the queue that took the last delete is
+    // tried first. A key that is not a queue's head costs a string comparison by content (log keys
+    // are not interned), the key that is costs a pointer comparison.
+    const last = this.#lastDeleted;
+    if (last < list.length && Queues.#takeHead(list[last] as Queue, key)) {
+      this.size--;
+      return true;
+    }
     for (let i = 0; i < list.length; i++) {
-      const q = list[i] as Queue;
-      if (q.head < q.keys.length && q.keys[q.head] === key) {
-        q.keys[q.head] = undefined;
-        q.values[q.head] = undefined;
-        q.head++;
-        this.size--;
-        if (q.head > 1024 && q.head * 2 > q.keys.length) {
-          q.keys = q.keys.slice(q.head);
-          q.values = q.values.slice(q.head);
-          q.head = 0;
-        }
-        return true;
-      }
+      if (i === last || !Queues.#takeHead(list[i] as Queue, key)) continue;
+      this.#lastDeleted = i;
+      this.size--;
+      return true;
     }
     // not the oldest entry of any queue: look further in
     for (const q of list) {
@@ -98,6 +99,20 @@ class Queues {
       }
     }
     return false;
+  }
+
+  /** Removes q's oldest entry if its key is `key`. */
+  static #takeHead(q: Queue, key: string): boolean {
+    if (q.head >= q.keys.length || q.keys[q.head] !== key) return false;
+    q.keys[q.head] = undefined;
+    q.values[q.head] = undefined;
+    q.head++;
+    if (q.head > 1024 && q.head * 2 > q.keys.length) {
+      q.keys = q.keys.slice(q.head);
+      q.values = q.values.slice(q.head);
+      q.head = 0;
+    }
+    return true;
   }
 
   get(key: string): unknown {
