@@ -396,7 +396,7 @@ export class Simulation {
     let failure: SimFailure | undefined;
     try {
       this.#start();
-      this.#loop();
+      while (this.#loop()) this.#startLiveness();
       failure = this.#finish();
     } catch (e) {
       if (e instanceof Stop) failure = e.failure;
@@ -419,17 +419,25 @@ export class Simulation {
     this.#queue.add(at, ev);
   }
 
-  #loop(): void {
+  /**
+   * Runs the agenda until it is empty or the run is done (false), or until the safety phase ends
+   * (true: the caller starts the liveness phase, then runs the rest). The one 'liveness' event of a
+   * run is left to the caller because code that first runs after the loop was optimized (as that
+   * event's handling would, inlined here) throws the optimized loop away, and the rest of the run
+   * and the start of the next one in the same process then ran unoptimized until it was rebuilt.
+   */
+  #loop(): boolean {
     const q = this.#queue;
     for (;;) {
       const ev = q.pop();
-      if (ev === undefined || this.#phase === 'done') return;
+      if (ev === undefined || this.#phase === 'done') return false;
       this.#now = q.time;
+      if (ev.k === 'liveness') return true;
       this.#handle(ev);
     }
   }
 
-  #handle(ev: Ev): void {
+  #handle(ev: Exclude<Ev, { k: 'liveness' }>): void {
     switch (ev.k) {
       case 'tick':
         return this.#onTick(ev.node);
@@ -450,8 +458,6 @@ export class Simulation {
         return;
       case 'check':
         return this.#onCheck();
-      case 'liveness':
-        return this.#startLiveness();
       default:
         assertNever(ev, 'simulator event');
     }
