@@ -4,7 +4,7 @@
 // loss is `causeway chaos loss`, drawn at random, so the bound below is loose.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually, http, logMessages, TestCluster } from './support/cluster.js';
+import { eventually, http, syncReplied, TestCluster } from './support/cluster.js';
 import { runCli } from './support/workload-cluster.js';
 
 let c: TestCluster;
@@ -19,17 +19,6 @@ interface Status {
 
 async function status(url: string): Promise<Status> {
   return (await http('GET', `${url}/v1/status`)).body as unknown as Status;
-}
-
-/** The writes a node's log says it sent `to` by anti-entropy (sync answers and repairs alike). */
-function syncReplied(log: string[], to: string): number {
-  const line = new RegExp(`sync reply to ${to}: (\\d+) writes it lacks`);
-  let sum = 0;
-  for (const m of log) {
-    const hit = line.exec(m);
-    if (hit) sum += Number(hit[1]);
-  }
-  return sum;
 }
 
 test('under 10 % loss on one link, the lost writes are re-sent, not the ones buffered behind them', { timeout: 90_000 }, async () => {
@@ -50,7 +39,7 @@ test('under 10 % loss on one link, the lost writes are re-sent, not the ones buf
   await new Promise((res) => setTimeout(res, 1500));
   const dropped = (await status(n1.http)).peers['node2']?.link.droppedMessages ?? 0;
   assert.ok(dropped > 0, 'the loss dropped messages from node1 to node2');
-  const sent = { node1: syncReplied(logMessages(n1), 'node2'), node3: syncReplied(logMessages(c.node('node3')), 'node2') };
+  const sent = { node1: syncReplied(n1, 'node2'), node3: syncReplied(c.node('node3'), 'node2') };
   const total = sent.node1 + sent.node3;
   assert.ok(total > 0, 'node2 got the lost writes by anti-entropy');
   // About 100 of the 1,000 are lost. Before acknowledgements carried `have`, repairs re-sent what

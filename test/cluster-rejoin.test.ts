@@ -5,27 +5,13 @@
 // for the node to apply them before it repairs (#holdRepair). Real node processes on loopback.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually, http, logMessages, TestCluster } from './support/cluster.js';
+import { eventually, http, syncReplied, TestCluster } from './support/cluster.js';
 import { runCli } from './support/workload-cluster.js';
 
 let c: TestCluster;
 after(async () => {
   await c?.stopAll();
 });
-
-/**
- * The writes a node's log says it sent by anti-entropy ("sync reply to X: N writes it lacks", for an
- * answer to a sync request and for a repair alike), to peer `to` or to any.
- */
-function syncReplied(log: string[], to = '\\w+'): number {
-  const line = new RegExp(`sync reply to ${to}: (\\d+) writes it lacks`);
-  let sum = 0;
-  for (const m of log) {
-    const hit = line.exec(m);
-    if (hit) sum += Number(hit[1]);
-  }
-  return sum;
-}
 
 test('a node back from a crash in a five-node cluster gets each missed write about once, not once per peer', { timeout: 90_000 }, async () => {
   c = await TestCluster.create(5);
@@ -49,14 +35,14 @@ test('a node back from a crash in a five-node cluster gets each missed write abo
     await eventually(async () => (await http('GET', `${c.node(id).http}/v1/kv/k${writes - 1}`)).status === 200, 15_000, `${id} has every write`);
   }
   const peers = ['node1', 'node2', 'node3', 'node4'];
-  const before = peers.map((id) => syncReplied(logMessages(c.node(id)), 'node5'));
+  const before = peers.map((id) => syncReplied(c.node(id), 'node5'));
   await chaos('restart', 'node5');
   const n5 = c.node('node5');
   await eventually(async () => (await http('GET', `${n5.http}/v1/kv/k${writes - 1}`)).status === 200, 15_000, 'node5 caught up');
   for (const i of [0, 99, writes - 1]) assert.equal((await http('GET', `${n5.http}/v1/kv/k${i}`)).body['value'], i);
   // Past every pull's timeout (50 ticks, 500 ms) and the repairs' delay (3 batches x 300 ms).
   await new Promise((r) => setTimeout(r, 2000));
-  const sent = peers.map((id, i) => syncReplied(logMessages(c.node(id)), 'node5') - (before[i] as number));
+  const sent = peers.map((id, i) => syncReplied(c.node(id), 'node5') - (before[i] as number));
   const total = sent.reduce((a, b) => a + b, 0);
   assert.ok(total >= writes, `node5 was sent the ${writes} writes it missed (${sent.join(' + ')})`);
   // Asking the four peers at once would bring every missed write four times; a repair before the
@@ -101,12 +87,12 @@ test('after a partition of five nodes heals, each node gets the other side\'s wr
     const has = (id: string, key: string) => async (): Promise<boolean> => (await http('GET', `${c5.node(id).http}/v1/kv/${key}`)).status === 200;
     await eventually(has('node2', `l${writes - 1}`), 15_000, 'node2 has the left side\'s writes');
     for (const id of ['node4', 'node5']) await eventually(has(id, `r${writes - 1}`), 15_000, `${id} has the right side's writes`);
-    const before = ids.map((id) => syncReplied(logMessages(c5.node(id))));
+    const before = ids.map((id) => syncReplied(c5.node(id)));
     await chaos('heal');
     for (const id of left) await eventually(has(id, `r${writes - 1}`), 20_000, `${id} has the right side's writes`);
     for (const id of right) await eventually(has(id, `l${writes - 1}`), 20_000, `${id} has the left side's writes`);
     await new Promise((r) => setTimeout(r, 2000));
-    const sent = ids.map((id, i) => syncReplied(logMessages(c5.node(id))) - (before[i] as number));
+    const sent = ids.map((id, i) => syncReplied(c5.node(id)) - (before[i] as number));
     const total = sent.reduce((a, b) => a + b, 0);
     // Each of the five nodes lacks one side's writes: 5 x 500. Asked of every peer across at once,
     // node1 and node2 would get them three times and node3-5 twice (6,000).
@@ -134,13 +120,13 @@ test('a write after a quiet spell is sent to each peer once, not repaired as wel
     const again: number[] = [];
     for (let i = 0; i < 3; i++) {
       await new Promise((r) => setTimeout(r, 800)); // quiet: well past repairAfterTicks (300 ms)
-      const before = syncReplied(logMessages(n1));
+      const before = syncReplied(n1);
       assert.equal((await http('PUT', `${n1.http}/v1/kv/sporadic${i}`, i)).status, 200);
       for (const id of ['node2', 'node3']) {
         await eventually(async () => (await http('GET', `${c3.node(id).http}/v1/kv/sporadic${i}`)).status === 200, 10_000, `${id} has sporadic${i}`);
       }
       await new Promise((r) => setTimeout(r, 800));
-      again.push(syncReplied(logMessages(n1)) - before);
+      again.push(syncReplied(n1) - before);
     }
     // Before, each write went again to both peers (2 per write). A peer whose acknowledgement is
     // held up more than 200 ms (a loaded machine) may still be repaired once: that is what repair is for.

@@ -13,6 +13,7 @@
  * a restart rebuilds it with `CausalCore.restore()` from that storage alone. A crash may also strike
  * right after a batch is persisted and before its messages and replies leave.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { CausalCore, canonicalId, SPACE_LOG, type CausalOptions } from '../protocols/causal/core.js';
 import type { CausalEvent, CausalEventType, CausalMsg, CausalWrite } from '../protocols/causal/types.js';
 import type { KvOp, KvReply } from '../protocols/kv-types.js';
@@ -237,29 +238,6 @@ function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   const o = v as Record<string, unknown>;
   return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-}
-
-/**
- * canonicalJson(a) === canonicalJson(b) for JSON-like data (dense arrays), without building the
- * two strings: the convergence check compares every node's whole state, which as strings cost a
- * sort, a closure and a string per object.
- */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a === null || typeof a !== 'object' || b === null || typeof b !== 'object') return canonicalJson(a) === canonicalJson(b);
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bs = b as unknown[];
-    if (a.length !== bs.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], bs[i])) return false;
-    return true;
-  }
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  const keys = Object.keys(x);
-  if (keys.length !== Object.keys(y).length) return false;
-  for (const k of keys) if (!Object.hasOwn(y, k) || !sameJson(x[k], y[k])) return false;
-  return true;
 }
 
 /** One simulation. Construct, then `run()` once. */
@@ -949,11 +927,11 @@ export class Simulation {
     const clock = first.clock;
     for (const n of this.#nodes) {
       if (n.core === null || n.heldCount > 0) return false;
-      if (!sameJson(n.core.clock, clock)) return false;
+      if (!isDeepStrictEqual(n.core.clock, clock)) return false;
       if (n.core.status().buffered > 0) return false;
     }
     const state = first.entries();
-    return this.#nodes.every((n) => sameJson((n.core as CausalCore).entries(), state));
+    return this.#nodes.every((n) => isDeepStrictEqual((n.core as CausalCore).entries(), state));
   }
 
   #divergence(): string {

@@ -188,6 +188,20 @@ export function logMessages(n: TestNode): string[] {
     .map((l) => String((JSON.parse(l) as { msg?: unknown }).msg));
 }
 
+/**
+ * The writes node `n`'s log says it sent by anti-entropy ("sync reply to X: N writes it lacks", for
+ * an answer to a sync request and for a repair alike), to peer `to` (a regular expression) or to any.
+ */
+export function syncReplied(n: TestNode, to = '\\w+'): number {
+  const line = new RegExp(`sync reply to ${to}: (\\d+) writes it lacks`);
+  let sum = 0;
+  for (const m of logMessages(n)) {
+    const hit = line.exec(m);
+    if (hit) sum += Number(hit[1]);
+  }
+  return sum;
+}
+
 export interface HttpResult {
   status: number;
   body: Record<string, unknown>;

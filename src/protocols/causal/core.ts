@@ -340,17 +340,10 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   readonly #ackedByPeer: Record<NodeId, number>[] = [];
   /** Per peer, #ackMark() when we last told it our state (an ack or a sync request). */
   readonly #lastAckSent = new Map<NodeId, number>();
-  /** Writes ever put in the buffer: with #applied, what an ack reports has changed (see #ackMark). */
-  #bufferAdds = 0;
-  /**
-   * #haveRanges() of the buffer as it is, null once the buffer changed: acks to every peer, each
-   * ack tick, and sync requests carry it. Handed out in messages, so never changed, only replaced.
-   */
-  #have: Record<NodeId, number[]> | null = null;
   /**
    * What each peer last said its causal-delivery buffer holds (the `have` of its latest ack or sync
    * request; none when its buffer was empty). Repair leaves those writes out. Forgotten when the
-   * link goes down or comes up: a restarted peer has lost its buffer.
+   * link comes up again: a restarted peer has lost its buffer.
    */
   readonly #peerHave = new Map<NodeId, HaveRanges>();
   /**
@@ -539,7 +532,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     if (up) {
       if (this.#down.delete(peer)) this.#live = this.#peers.filter((p) => !this.#down.has(p));
       this.#lastAckSent.delete(peer);
-      this.#peerHave.delete(peer);
+      this.#peerHave.delete(peer); // a new connection: the peer may have restarted, its buffer lost
       // The peer's sync request (it sees the link come up too) is answered with all it lacks: the
       // repair of a stalled peer would send the same writes again on our next tick (its
       // acknowledgements stalled while the link was down), so its clock starts again from now.
@@ -548,7 +541,6 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
       this.#queuePull(peer, 'link-up');
       return;
     }
-    this.#peerHave.delete(peer);
     if (!this.#down.has(peer)) {
       this.#down.add(peer);
       this.#live = this.#peers.filter((p) => !this.#down.has(p));
@@ -893,8 +885,6 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     }
     const b: Buffered = { write: w, from, seq, bytes: this.#bytesOf(w), wait: miss };
     this.#buffer.add(b);
-    this.#bufferAdds += 1;
-    this.#have = null;
     this.#bufferBytes += b.bytes;
     if (this.#buffer.size > this.#bufferPeak) this.#bufferPeak = this.#buffer.size;
     this.#buffered.add(w.origin, seq);
@@ -931,7 +921,6 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
 
   #unbuffer(b: Buffered): void {
     if (this.#buffer.delete(b)) {
-      this.#have = null;
       this.#buffered.delete(b.write.origin, b.seq);
       this.#bufferBytes -= b.bytes;
     }
@@ -1128,7 +1117,6 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
   #shed(why: string): void {
     const shed = this.#buffer.size;
     this.#buffer.clear();
-    this.#have = null;
     this.#bufferBytes = 0;
     this.#buffered.clear();
     this.#waiting.clear();
@@ -1179,17 +1167,8 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     const clock = this.#clockCopy();
     this.#lastAckSent.set(peer, this.#ackMark()); // a sync request acknowledges our clock too
     if (this.#want.sync) this.#events.push({ type: 'sync', node: this.id, peer, direction: 'request', clock, count: 0, reason });
-    this.#send(peer, this.#buffer.size === 0 ? { type: 'sync', clock } : { type: 'sync', clock, have: this.#haveRanges() }, 0);
-  }
-
-  /**
-   * What the buffer holds, as a sync request's or an ack's `have`: per origin, ascending ranges of
-   * sequence numbers (flat pairs), at most MAX_HAVE_RANGES (have.ts) in all. A peer answering a
-   * stale buffer's re-sync then sends the writes missing in between, not again the hundreds
-   * buffered after a gap; a peer repairing this node leaves them out too.
-   */
-  #haveRanges(): Record<NodeId, number[]> {
-    return (this.#have ??= this.#buffered.ranges());
+    // `have`: what the buffer holds beyond the clock, for the answer to leave out
+    this.#send(peer, this.#buffer.size === 0 ? { type: 'sync', clock } : { type: 'sync', clock, have: this.#buffered.ranges() }, 0);
   }
 
   /**
@@ -1295,7 +1274,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
    * carries the buffer's `have`). Both counts only grow, so their sum does too.
    */
   #ackMark(): number {
-    return this.#applied + this.#bufferAdds;
+    return this.#applied + this.#buffered.added;
   }
 
   #sendAcks(): void {
@@ -1305,7 +1284,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     for (let i = 0; i < live.length; i++) {
       const p = live[i] as NodeId;
       if (this.#lastAckSent.get(p) === mark) continue;
-      msg ??= this.#buffer.size === 0 ? { type: 'ack', clock: this.#clockCopy() } : { type: 'ack', clock: this.#clockCopy(), have: this.#haveRanges() };
+      msg ??= this.#buffer.size === 0 ? { type: 'ack', clock: this.#clockCopy() } : { type: 'ack', clock: this.#clockCopy(), have: this.#buffered.ranges() };
       this.#lastAckSent.set(p, mark);
       this.#send(p, msg, 0);
     }

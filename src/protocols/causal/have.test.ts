@@ -37,6 +37,13 @@ test('a have names ascending ranges per origin; the buffer writes of the example
   assert.equal(heldIn({ a: [4, 4, 6, 6] }, 'b', 4), false);
   assert.equal(heldIn({ a: [4, 4, 6, 6] }, 'toString', 4), false, 'only its own keys');
   assert.deepEqual(h.ranges(1), { a: [4, 4] }, 'at most max ranges');
+  // a have is handed out in messages: built once per change, never changed afterwards
+  const sent = h.ranges();
+  assert.equal(h.ranges(), sent, 'the same set: the same have');
+  h.add('a', 5);
+  assert.deepEqual(sent, { a: [4, 4, 6, 6] }, 'the have already sent is left as it was');
+  assert.deepEqual(h.ranges(), { a: [4, 6] });
+  assert.equal(h.added, 5, 'numbers ever added');
 });
 
 // The usual buffer: writes of an origin arrive in order behind a gap and leave from the oldest once

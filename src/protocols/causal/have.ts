@@ -30,16 +30,26 @@ export function heldIn(have: HaveRanges, origin: NodeId, seq: number): boolean {
 /**
  * The sequence numbers a buffer holds, per origin, kept sorted, so that its `have` is one pass
  * (acks carry it at every ack tick the buffer changed: building it by iterating and sorting a map
- * per origin each time cost the simulator 2 % of its run). Writes usually arrive in sequence order
- * and leave from the oldest: an append and a removal at the front, with a binary search otherwise.
+ * per origin each time cost the simulator 2 % of its run), and built once per change of the set
+ * (acks to every peer and sync requests share it). Writes usually arrive in sequence order and
+ * leave from the oldest: an append and a removal at the front, with a binary search otherwise.
  */
 export class HeldSeqs {
   /** Per origin: held numbers ascending from index `head` (removals at the front just move it). */
   readonly #byOrigin = new Map<NodeId, { seqs: number[]; head: number }>();
   #size = 0;
+  #added = 0;
+  /** ranges(#cachedMax) of the set as it is; null once it changed. Handed out, so never changed. */
+  #cached: Record<NodeId, number[]> | null = null;
+  #cachedMax = 0;
 
   get size(): number {
     return this.#size;
+  }
+
+  /** Numbers ever added (it only grows): a change to report, with the clock, in the next ack. */
+  get added(): number {
+    return this.#added;
   }
 
   has(origin: NodeId, seq: number): boolean {
@@ -55,6 +65,8 @@ export class HeldSeqs {
     if (seqs.length === run.head || (seqs[seqs.length - 1] as number) < seq) seqs.push(seq);
     else seqs.splice(-search(seqs, run.head, seq) - 1, 0, seq);
     this.#size++;
+    this.#added++;
+    this.#cached = null;
   }
 
   delete(origin: NodeId, seq: number): void {
@@ -64,6 +76,7 @@ export class HeldSeqs {
     const at = search(seqs, run.head, seq);
     if (at < 0) return;
     this.#size--;
+    this.#cached = null;
     if (at === run.head) {
       run.head++;
       if (run.head === seqs.length) {
@@ -79,10 +92,12 @@ export class HeldSeqs {
   clear(): void {
     this.#byOrigin.clear();
     this.#size = 0;
+    this.#cached = null;
   }
 
   /** The numbers held as a `have`: per origin, ascending ranges, at most `max` ranges in all. */
   ranges(max: number = MAX_HAVE_RANGES): Record<NodeId, number[]> {
+    if (this.#cached !== null && this.#cachedMax === max) return this.#cached;
     const out: Record<NodeId, number[]> = {};
     let ranges = 0;
     for (const [origin, run] of this.#byOrigin) {
@@ -98,7 +113,8 @@ export class HeldSeqs {
       }
       out[origin] = pairs;
     }
-    return out;
+    this.#cachedMax = max;
+    return (this.#cached = out);
   }
 }
 
