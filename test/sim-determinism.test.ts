@@ -108,6 +108,16 @@ test('causeway sim: bad options exit 2 or are refused by the parser', () => {
   assert.match(same.stderr, /--history and --shiviz name the same file/);
 });
 
+test('causeway sim: the help names the default faults as a user writes them; without --faults every fault is on', () => {
+  const help = spawnSync(process.execPath, [MAIN, 'sim', '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout.replace(/\s+/g, ' '), /--faults <list> all, none, or a comma-separated list of delay, .* skew \(default: all\)/);
+  assert.doesNotMatch(help.stdout, /\["delay"/, 'not the parsed list');
+  const r = spawnSync(process.execPath, [MAIN, 'sim', '--ops', '20', '--seed', '2', '--no-progress'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /, faults all\n/);
+});
+
 test('causeway sim: an output file it cannot write is a clear error before the run, exit 2', () => {
   const r = spawnSync(process.execPath, [MAIN, 'sim', '--ops', '10', '--seed', '1', '--history', '/nonexistent-dir/h.jsonl'], { encoding: 'utf8' });
   assert.equal(r.status, 2, r.stderr + r.stdout);

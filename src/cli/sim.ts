@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { serializeHistory } from '../check/index.js';
 import {
   DEFAULT_SIM_OPTIONS,
@@ -126,13 +126,17 @@ export function registerSim(program: Command): void {
     .option('--nodes <n>', 'number of nodes', parseIntOption(1, 64), d.nodes)
     .option('--ops <n>', 'client operations in the safety phase', parseIntOption(0, 100_000_000), d.ops)
     .option('--seed <n>', 'the seed (uint32) every random choice derives from; random when absent', parseIntOption(0, 0xffffffff))
-    .option('--faults <list>', `all, none, or a comma-separated list of ${FAULT_KINDS.join(', ')}`, (v: string): FaultKind[] => {
-      try {
-        return parseFaults(v);
-      } catch (e) {
-        throw new InvalidArgumentError(isCausewayError(e) ? e.detail : String(e));
-      }
-    }, [...d.faults])
+    .addOption(
+      new Option('--faults <list>', `all, none, or a comma-separated list of ${FAULT_KINDS.join(', ')}`)
+        .argParser((v: string): FaultKind[] => {
+          try {
+            return parseFaults(v);
+          } catch (e) {
+            throw new InvalidArgumentError(isCausewayError(e) ? e.detail : String(e));
+          }
+        })
+        .default([...d.faults], formatFaults(d.faults)),
+    )
     .option('--clients <n>', 'concurrent clients', parseIntOption(1, 10_000), d.clients)
     .option('--keys <n>', 'size of the key set', parseIntOption(1, 1_000_000), d.keys)
     .option('--tick-ms <ms>', 'virtual milliseconds between protocol ticks', parseIntOption(1, 60_000), d.tickMs)
