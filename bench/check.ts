@@ -1,7 +1,8 @@
 /**
  * Benchmark: time to check a 10,000-operation history over 100 keys for linearizability
  * (target ≤ 1 s). The history comes from a linearizable store under 8 concurrent clients with
- * overlapping operations; the figure is the median of 5 runs. Writes bench/results/check.json.
+ * overlapping operations; the figure is the median of 5 runs. Writes bench/results/check.json (not
+ * with --no-write: a trial run).
  *
  * Also the causal checker on a 100,000-operation simulator history (5 nodes, 16 clients, 10 keys,
  * every fault): no target in the issue, measured so that its growth stays in view (a quadratic read
@@ -122,7 +123,8 @@ function timeCausal(o: CheckBenchOptions): CheckBenchResult['causal'] {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const r = runCheckBench();
+  // --no-write: a trial run, bench/results left as it is
+  const r = runCheckBench(process.argv.includes('--no-write') ? { outDir: null } : {});
   console.log(
     `linearizability check: ${r.operations} operations, ${r.keys} keys, ${r.processes} processes — median ${r.medianMs} ms of ${r.runs} runs ` +
       `(runs ${r.runsMs.join(', ')} ms; target ≤ ${r.targetMs} ms)`,

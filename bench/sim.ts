@@ -5,11 +5,16 @@
  * wall time of the whole run (workload, faults, network, cores, history recording; the history
  * checkers are timed separately by their own benchmark and are off here).
  *
- *   node dist/bench/sim.js [--runs 5] [--ops 100000] [--nodes 5] [--warmup 1] [--no-write]
+ *   node dist/bench/sim.js [--runs 5] [--ops 100000] [--nodes 5] [--warmup 1] [--faults all] [--no-write]
  *
  * `--warmup` runs that many unmeasured runs first (seeds 900...), so the figure is the simulator's
  * steady state rather than V8 compiling it: the first run of a process is 30-40 % slower, and a
  * sweep (`npm run sim:swarm`, CI's 500 seeds) runs thousands in one process.
+ *
+ * `--faults` takes what `causeway sim --faults` takes. The target is measured with every fault on
+ * (the default); `--faults none` shows the same work without crashes and partitions, whose
+ * anti-entropy answers carry dozens of writes per message, so the same applied writes take fewer
+ * messages (results in bench/results/sim.faults-none.json).
  *
  * Writes bench/results/sim.json (not with --no-write: a trial run) and prints the figure. Target: >= 200,000 msgs/s. Each run also
  * records the process CPU time it used (all threads: GC helpers included), which says how much of
@@ -90,7 +95,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { FAULT_KINDS, runSimulation } from '../src/sim/index.js';
+import { isCausewayError } from '../src/core/errors.js';
+import { FAULT_KINDS, formatFaults, parseFaults, runSimulation, type FaultKind } from '../src/sim/index.js';
 
 export interface SimBenchResult {
   bench: 'sim';
@@ -135,10 +141,11 @@ export function threadSchedstat(): { cpu: number; wait: number } | undefined {
   }
 }
 
-export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number; warmup?: number; write?: boolean } = {}): SimBenchResult {
+export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number; warmup?: number; faults?: readonly FaultKind[]; write?: boolean } = {}): SimBenchResult {
   const runs = opts.runs ?? 5;
+  const faults = opts.faults ?? FAULT_KINDS;
   for (let i = 0; i < (opts.warmup ?? 1); i++) {
-    runSimulation({ seed: 900 + i, nodes: opts.nodes ?? 5, ops: opts.ops ?? 100_000, clients: 16, keys: 100, faults: [...FAULT_KINDS], check: false, recordHistory: true });
+    runSimulation({ seed: 900 + i, nodes: opts.nodes ?? 5, ops: opts.ops ?? 100_000, clients: 16, keys: 100, faults: [...faults], check: false, recordHistory: true });
   }
   const ops = opts.ops ?? 100_000;
   const nodes = opts.nodes ?? 5;
@@ -148,7 +155,7 @@ export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number;
     const cpu0 = process.cpuUsage();
     const s0 = threadSchedstat();
     const t0 = performance.now();
-    const r = runSimulation({ seed, nodes, ops, clients: 16, keys: 100, faults: [...FAULT_KINDS], check: false, recordHistory: true });
+    const r = runSimulation({ seed, nodes, ops, clients: 16, keys: 100, faults: [...faults], check: false, recordHistory: true });
     const seconds = (performance.now() - t0) / 1000;
     const s1 = threadSchedstat();
     const cpu = process.cpuUsage(cpu0);
@@ -166,7 +173,7 @@ export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number;
     node: process.version,
     nodes,
     ops,
-    faults: 'all',
+    faults: formatFaults(faults),
     warmupRuns: opts.warmup ?? 1,
     runs: out,
     medianMsgsPerSec: sorted[Math.floor(sorted.length / 2)] as number,
@@ -177,7 +184,8 @@ export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number;
   if (opts.write !== false) {
     const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'sim.json'), JSON.stringify(result, null, 2) + '\n');
+    const name = result.faults === 'all' ? 'sim.json' : `sim.faults-${result.faults.replaceAll(',', '-')}.json`;
+    writeFileSync(join(dir, name), JSON.stringify(result, null, 2) + '\n');
   }
   return result;
 }
@@ -193,11 +201,23 @@ function arg(name: string, dflt: number): number {
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const write = !process.argv.includes('--no-write');
-  const r = runSimBench({ runs: arg('runs', 5), ops: arg('ops', 100_000), nodes: arg('nodes', 5), warmup: arg('warmup', 1), write });
+  const fi = process.argv.indexOf('--faults');
+  let faults: readonly FaultKind[] = FAULT_KINDS;
+  if (fi >= 0) {
+    const list = process.argv[fi + 1];
+    try {
+      if (list === undefined || list.startsWith('--')) throw new Error('--faults needs a value: all, none, or a list');
+      faults = parseFaults(list);
+    } catch (e) {
+      console.error(`sim bench: ${isCausewayError(e) ? e.detail : e instanceof Error ? e.message : String(e)}`);
+      process.exit(2);
+    }
+  }
+  const r = runSimBench({ runs: arg('runs', 5), ops: arg('ops', 100_000), nodes: arg('nodes', 5), warmup: arg('warmup', 1), faults, write });
   for (const x of r.runs) {
     const thread = x.threadCpuSeconds === undefined ? '' : `; simulator thread ${x.threadCpuSeconds} s on a core, ${x.threadWaitSeconds} s waiting for one`;
     console.log(`seed ${x.seed}: ${x.messages} messages in ${x.seconds} s (${x.cpuSeconds} s CPU${thread}) — ${x.msgsPerSec} msgs/s, ${x.opsPerSec} ops/s`);
   }
   const perThread = r.medianMsgsPerThreadCpuSecond === undefined ? '' : `, ${r.medianMsgsPerThreadCpuSecond} per second of the simulator thread's CPU time`;
-  console.log(`simulator: ${r.medianMsgsPerSec} simulated msgs/s (median of ${r.runs.length}; target ${r.targetMsgsPerSec}); ${r.medianMsgsPerCpuSecond} per CPU-second (all threads)${perThread}`);
+  console.log(`simulator, faults ${r.faults}: ${r.medianMsgsPerSec} simulated msgs/s (median of ${r.runs.length}; target ${r.targetMsgsPerSec}, every fault on); ${r.medianMsgsPerCpuSecond} per CPU-second (all threads)${perThread}`);
 }
