@@ -52,7 +52,7 @@ if (cluster?.rows) {
     barChart('Durable puts/s by concurrent clients', cluster.rows.map((r) => ({ group: `${r.clients} clients`, series: r.target, value: r.putsPerSecond }))),
   );
 }
-for (const name of ['coap', 'sim', 'check', 'peer']) {
+for (const name of ['coap', 'sim', 'sim.faults-none', 'check', 'peer']) {
   const j = load(name);
   if (j) md.push(`## ${name}`, '', '```json', JSON.stringify(j, null, 2).slice(0, 4000), '```', '');
 }
