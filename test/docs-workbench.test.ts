@@ -1,8 +1,8 @@
 /**
  * docs/workbench.md shows real output: its simulator, checker and sha256sum commands are run here
- * in order (the checks read the history the first simulation wrote), and every output line the
- * page shows must come out of its command, in the page's order; a line `...` stands for lines the
- * page leaves out. The live-cluster part (curl, chaos) is not run here: the cluster and chaos
+ * in order (the checks read the history the first simulation wrote), and the output lines the page
+ * shows must come out of its command as shown, from its first line; a line `...` stands for lines
+ * the page leaves out. The live-cluster part (curl, chaos) is not run here: the cluster and chaos
  * tests cover those commands. When a protocol change moves the seed's history, this fails:
  * run the page's commands again and update it.
  */
@@ -35,21 +35,45 @@ export function consoleSteps(markdown: string): Step[] {
   return steps;
 }
 
-/** Missing: the first shown line not found in `actual` after the lines before it ('...' skips). */
+/**
+ * The first line the page shows that does not come out where it should, or null. Shown lines come
+ * out as they are shown, one after the other, from the output's first line; a `...` line stands
+ * for any number of lines left out (the next shown line may then come later).
+ */
 export function missingLine(expected: readonly string[], actual: readonly string[]): string | null {
   let at = 0;
-  for (const line of expected) {
-    if (line.trim() === '...') continue;
-    const i = actual.indexOf(line, at);
-    if (i < 0) return line;
-    at = i + 1;
+  let anchored = true;
+  for (let i = 0; i < expected.length; ) {
+    if ((expected[i] as string).trim() === '...') {
+      anchored = false;
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < expected.length && (expected[j] as string).trim() !== '...') j++;
+    const run = expected.slice(i, j);
+    // where the run matches longest: at `at` only, or anywhere from it after a `...`
+    let best = { start: at, matched: -1 };
+    for (let start = at; start <= (anchored ? at : actual.length - 1); start++) {
+      let k = 0;
+      while (k < run.length && actual[start + k] === run[k]) k++;
+      if (k > best.matched) best = { start, matched: k };
+      if (k === run.length) break;
+    }
+    if (best.matched < run.length) return run[Math.max(best.matched, 0)] as string;
+    at = best.start + run.length;
+    anchored = true;
+    i = j;
   }
   return null;
 }
 
-test('missingLine: shown lines must come out in order; ... skips', () => {
-  assert.equal(missingLine(['a', '...', 'c'], ['a', 'b', 'c']), null);
-  assert.equal(missingLine(['c', 'a'], ['a', 'b', 'c']), 'a');
+test('missingLine: shown lines come out in order and together from the first; ... skips', () => {
+  assert.equal(missingLine(['a', 'b', '...', 'd'], ['a', 'b', 'c', 'd']), null);
+  assert.equal(missingLine(['...', 'c', 'd'], ['a', 'b', 'c', 'd']), null);
+  assert.equal(missingLine(['a', 'c'], ['a', 'b', 'c']), 'c', 'a gap without ...');
+  assert.equal(missingLine(['b'], ['a', 'b']), 'b', 'not from the first line');
+  assert.equal(missingLine(['a', '...', 'a'], ['a', 'b']), 'a', 'in order');
   assert.equal(missingLine(['a', 'x'], ['a', 'b']), 'x');
 });
 
