@@ -19,19 +19,15 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { NodeId, Snapshot } from '../src/core/protocol.js';
 import { isCausewayError } from '../src/core/errors.js';
-import { CausalCore, type CausalInit } from '../src/protocols/causal/core.js';
+import { CausalCore, SPACE_KV, SPACE_LOG, SPACE_META, type CausalInit } from '../src/protocols/causal/core.js';
 import type { CausalMsg } from '../src/protocols/causal/types.js';
 import type { KvOp } from '../src/protocols/kv-types.js';
 import { FAULT_KINDS, parseFaults, runSimulation, type FaultKind } from '../src/sim/index.js';
 import { SharedLogKeys } from '../src/sim/log-keys.js';
 
-const TICK = 0;
-const RECEIVE = 1;
-const SUBMIT = 2;
-const LINK = 3;
-const READY = 4;
-const CREATE = 5;
-const RESTORE = 6;
+/** The kinds of input a recording holds (CoreRecording.kind). */
+export const INPUT = Object.freeze({ tick: 0, receive: 1, submit: 2, link: 3, ready: 4, create: 5, restore: 6 });
+const { tick: TICK, receive: RECEIVE, submit: SUBMIT, link: LINK, ready: READY, create: CREATE, restore: RESTORE } = INPUT;
 
 /** The inputs of every core of one run, in the order they were given. */
 export interface CoreRecording {
@@ -97,7 +93,7 @@ export function recordCoreInputs(run: () => void): CoreRecording {
   CausalCore.restore = (snapshot: Snapshot, init: CausalInit): CausalCore => {
     // the disk as the core found it, for the replay
     const copy = new Map<string, [string, unknown][]>();
-    for (const space of ['meta', 'kv', 'log']) copy.set(space, [...snapshot.entries(space)]);
+    for (const space of [SPACE_META, SPACE_KV, SPACE_LOG]) copy.set(space, [...snapshot.entries(space)]);
     const core = saved.restore.call(CausalCore, snapshot, init);
     const s = next++;
     slots.set(core, s);
