@@ -26,7 +26,6 @@ export function causalMsgProblem(msg: unknown): string | null {
       return null;
     }
     case 'sync':
-      return clockProblem(m['clock'], 'clock') ?? (m['have'] === undefined ? null : haveProblem(m['have']));
     case 'ack':
       return clockProblem(m['clock'], 'clock') ?? (m['have'] === undefined ? null : haveProblem(m['have']));
     default:

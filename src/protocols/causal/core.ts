@@ -209,10 +209,6 @@ class PairIndex<V> {
     return this.#byNode.get(node)?.get(seq);
   }
 
-  has(node: NodeId, seq: number): boolean {
-    return this.#byNode.get(node)?.has(seq) ?? false;
-  }
-
   set(node: NodeId, seq: number, v: V): void {
     let m = this.#byNode.get(node);
     if (m === undefined) this.#byNode.set(node, (m = new Map()));
@@ -1167,8 +1163,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     const clock = this.#clockCopy();
     this.#lastAckSent.set(peer, this.#ackMark()); // a sync request acknowledges our clock too
     if (this.#want.sync) this.#events.push({ type: 'sync', node: this.id, peer, direction: 'request', clock, count: 0, reason });
-    // `have`: what the buffer holds beyond the clock, for the answer to leave out
-    this.#send(peer, this.#buffer.size === 0 ? { type: 'sync', clock } : { type: 'sync', clock, have: this.#buffered.ranges() }, 0);
+    this.#send(peer, this.#stateMsg('sync', clock), 0);
   }
 
   /**
@@ -1277,6 +1272,14 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     return this.#applied + this.#buffered.added;
   }
 
+  /**
+   * An ack or a sync request: our clock, and what the buffer holds beyond it (`have`, when it holds
+   * anything) for the peer's answers and repairs to leave out.
+   */
+  #stateMsg(type: 'ack' | 'sync', clock: VectorClock): CausalMsg {
+    return this.#buffer.size === 0 ? { type, clock } : { type, clock, have: this.#buffered.ranges() };
+  }
+
   #sendAcks(): void {
     let msg: CausalMsg | undefined;
     const live = this.#livePeers();
@@ -1284,7 +1287,7 @@ export class CausalCore implements ProtocolCore<KvOp, CausalMsg, KvReply, Causal
     for (let i = 0; i < live.length; i++) {
       const p = live[i] as NodeId;
       if (this.#lastAckSent.get(p) === mark) continue;
-      msg ??= this.#buffer.size === 0 ? { type: 'ack', clock: this.#clockCopy() } : { type: 'ack', clock: this.#clockCopy(), have: this.#buffered.ranges() };
+      msg ??= this.#stateMsg('ack', this.#clockCopy());
       this.#lastAckSent.set(p, mark);
       this.#send(p, msg, 0);
     }
