@@ -25,3 +25,18 @@ test('sim bench: the thread CPU time counts computing and not sleeping', async (
   assert.ok(idle < 0.1, `300 ms of sleeping counted ${idle} s`);
   assert.ok(b.wait >= a.wait && c.wait >= b.wait);
 });
+
+test('sim benchmarks: a bad option exits 2 naming it, before any run', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  for (const [script, args, why] of [
+    ['sim.js', ['--runs', 'abc'], /^sim bench: --runs must be a non-negative integer, got "abc"/],
+    ['sim.js', ['--faults'], /^sim bench: --faults needs a value/],
+    ['sim-core.js', ['--faults', 'meteor'], /^sim-core bench: unknown fault "meteor"/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...args, '--no-write'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 2, `${script} ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+    assert.match(r.stderr, why);
+    assert.equal(r.stdout, '', 'nothing ran');
+  }
+});

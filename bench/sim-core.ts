@@ -18,12 +18,12 @@
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { NodeId, Snapshot } from '../src/core/protocol.js';
-import { isCausewayError } from '../src/core/errors.js';
 import { CausalCore, SPACE_KV, SPACE_LOG, SPACE_META, type CausalInit } from '../src/protocols/causal/core.js';
 import type { CausalMsg } from '../src/protocols/causal/types.js';
 import type { KvOp } from '../src/protocols/kv-types.js';
-import { FAULT_KINDS, parseFaults, runSimulation, type FaultKind } from '../src/sim/index.js';
+import { runSimulation, type FaultKind } from '../src/sim/index.js';
 import { SharedLogKeys } from '../src/sim/log-keys.js';
+import { benchCli, median, round3, simBenchOptions } from './sim.js';
 
 /** The kinds of input a recording holds (CoreRecording.kind). */
 export const INPUT = Object.freeze({ tick: 0, receive: 1, submit: 2, link: 3, ready: 4, create: 5, restore: 6 });
@@ -182,9 +182,9 @@ async function timed(fn: () => void): Promise<{ seconds: number; gcSeconds: numb
 }
 
 export async function runSimCoreBench(o: { seed?: number; ops?: number; nodes?: number; faults?: readonly FaultKind[]; rounds?: number } = {}): Promise<SimCoreBenchResult> {
-  const options = { seed: o.seed ?? 1000, nodes: o.nodes ?? 5, ops: o.ops ?? 100_000, clients: 16, keys: 100, faults: [...(o.faults ?? FAULT_KINDS)], check: false, recordHistory: true };
-  const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
-  runSimulation({ ...options, seed: 900 }); // warm-up, as bench/sim.ts
+  const shape = { ops: o.ops, nodes: o.nodes, faults: o.faults };
+  const options = simBenchOptions(o.seed ?? 1000, shape);
+  runSimulation(simBenchOptions(900, shape)); // warm-up, as bench/sim.ts
   const runs: { seconds: number; gcSeconds: number }[] = [];
   const replays: { seconds: number; gcSeconds: number }[] = [];
   let messages = 0;
@@ -221,34 +221,9 @@ export async function runSimCoreBench(o: { seed?: number; ops?: number; nodes?: 
   };
 }
 
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}
-
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const arg = (name: string): string | undefined => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-  };
-  const num = (name: string, dflt: number): number => {
-    const v = arg(name);
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) {
-      console.error(`sim-core bench: --${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
-      process.exit(2);
-    }
-    return n;
-  };
-  let faults: readonly FaultKind[] = FAULT_KINDS;
-  try {
-    const f = arg('faults');
-    if (f !== undefined) faults = parseFaults(f);
-  } catch (e) {
-    console.error(`sim-core bench: ${isCausewayError(e) ? e.detail : String(e)}`);
-    process.exit(2);
-  }
-  const r = await runSimCoreBench({ seed: num('seed', 1000), ops: num('ops', 100_000), nodes: num('nodes', 5), faults, rounds: Math.max(1, num('rounds', 3)) });
+  const cli = benchCli('sim-core bench');
+  const r = await runSimCoreBench({ seed: cli.num('seed', 1000), ops: cli.num('ops', 100_000), nodes: cli.num('nodes', 5), faults: cli.faults(), rounds: Math.max(1, cli.num('rounds', 3)) });
   const target = 200_000;
   const budget = r.messages / target;
   console.log(`run: ${r.messages} messages in ${r.runSeconds} s (${Math.round(r.messages / r.runSeconds)} msgs/s; collector ${r.runGcSeconds} s); ${r.inputs} core inputs`);

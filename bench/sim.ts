@@ -118,7 +118,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { isCausewayError } from '../src/core/errors.js';
-import { FAULT_KINDS, formatFaults, parseFaults, runSimulation, type FaultKind } from '../src/sim/index.js';
+import { FAULT_KINDS, formatFaults, parseFaults, runSimulation, type FaultKind, type SimOptions } from '../src/sim/index.js';
 
 export interface SimBenchResult {
   bench: 'sim';
@@ -151,6 +151,57 @@ export interface SimBenchResult {
 }
 
 /**
+ * The benchmark's run with seed `seed`: 5 nodes, 100,000 operations, 16 clients over 100 keys,
+ * every fault (unless told otherwise); the history recorded, the checkers off. The other simulator
+ * measurements (sim-core.js, scripts/sim-traffic.mjs) take the same run.
+ */
+export function simBenchOptions(seed: number, o: { ops?: number; nodes?: number; faults?: readonly FaultKind[] } = {}): Partial<SimOptions> {
+  return { seed, nodes: o.nodes ?? 5, ops: o.ops ?? 100_000, clients: 16, keys: 100, faults: [...(o.faults ?? FAULT_KINDS)], check: false, recordHistory: true };
+}
+
+/** The middle value of a few runs (of an even count, the upper one of the two). */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+}
+
+export function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/**
+ * The simulator benchmarks' command line: `--NAME N` (a non-negative integer) and `--faults SET`
+ * (as `causeway sim --faults`). A bad value prints what is wrong, naming the benchmark, and exits 2.
+ */
+export function benchCli(bench: string, argv: readonly string[] = process.argv): { num: <D extends number | undefined>(name: string, dflt: D) => number | D; faults: () => readonly FaultKind[] } {
+  const fail = (why: string): never => {
+    console.error(`${bench}: ${why}`);
+    process.exit(2);
+  };
+  const value = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    if (i < 0) return undefined;
+    const v = argv[i + 1];
+    return v === undefined || v.startsWith('--') ? fail(`--${name} needs a value`) : v;
+  };
+  return {
+    num: (name, dflt) => {
+      const v = value(name);
+      if (v === undefined) return dflt;
+      const n = Number(v);
+      return Number.isInteger(n) && n >= 0 ? n : fail(`--${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    },
+    faults: () => {
+      const v = value('faults');
+      try {
+        return v === undefined ? FAULT_KINDS : parseFaults(v);
+      } catch (e) {
+        return fail(isCausewayError(e) ? e.detail : String(e));
+      }
+    },
+  };
+}
+
+/**
  * The simulator thread's time on a core and its time ready but waiting for one, in seconds: the
  * first two fields of Linux's schedstat for this thread (nanoseconds). undefined elsewhere.
  */
@@ -167,7 +218,7 @@ export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number;
   const runs = opts.runs ?? 5;
   const faults = opts.faults ?? FAULT_KINDS;
   for (let i = 0; i < (opts.warmup ?? 1); i++) {
-    runSimulation({ seed: 900 + i, nodes: opts.nodes ?? 5, ops: opts.ops ?? 100_000, clients: 16, keys: 100, faults: [...faults], check: false, recordHistory: true });
+    runSimulation(simBenchOptions(900 + i, { ops: opts.ops, nodes: opts.nodes, faults }));
   }
   const ops = opts.ops ?? 100_000;
   const nodes = opts.nodes ?? 5;
@@ -177,19 +228,17 @@ export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number;
     const cpu0 = process.cpuUsage();
     const s0 = threadSchedstat();
     const t0 = performance.now();
-    const r = runSimulation({ seed, nodes, ops, clients: 16, keys: 100, faults: [...faults], check: false, recordHistory: true });
+    const r = runSimulation(simBenchOptions(seed, { ops, nodes, faults }));
     const seconds = (performance.now() - t0) / 1000;
     const s1 = threadSchedstat();
     const cpu = process.cpuUsage(cpu0);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     if (!r.ok) throw new Error(`benchmark run failed: ${r.replay}: ${r.failure?.message}`);
     const messages = r.summary.messages.sent;
-    const thread = s0 && s1 ? { threadCpuSeconds: round(s1.cpu - s0.cpu), threadWaitSeconds: round(s1.wait - s0.wait) } : {};
-    out.push({ seed, seconds: round(seconds), cpuSeconds: round(cpuSeconds), ...thread, messages, msgsPerSec: Math.round(messages / seconds), opsPerSec: Math.round(ops / seconds) });
+    const thread = s0 && s1 ? { threadCpuSeconds: round3(s1.cpu - s0.cpu), threadWaitSeconds: round3(s1.wait - s0.wait) } : {};
+    out.push({ seed, seconds: round3(seconds), cpuSeconds: round3(cpuSeconds), ...thread, messages, msgsPerSec: Math.round(messages / seconds), opsPerSec: Math.round(ops / seconds) });
   }
-  const sorted = out.map((r) => r.msgsPerSec).sort((a, b) => a - b);
-  const perCpu = out.map((r) => Math.round(r.messages / r.cpuSeconds)).sort((a, b) => a - b);
-  const perThread = out.flatMap((r) => (r.threadCpuSeconds ? [Math.round(r.messages / r.threadCpuSeconds)] : [])).sort((a, b) => a - b);
+  const perThread = out.flatMap((r) => (r.threadCpuSeconds ? [Math.round(r.messages / r.threadCpuSeconds)] : []));
   const result: SimBenchResult = {
     bench: 'sim',
     node: process.version,
@@ -198,9 +247,9 @@ export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number;
     faults: formatFaults(faults),
     warmupRuns: opts.warmup ?? 1,
     runs: out,
-    medianMsgsPerSec: sorted[Math.floor(sorted.length / 2)] as number,
-    medianMsgsPerCpuSecond: perCpu[Math.floor(perCpu.length / 2)] as number,
-    ...(perThread.length === out.length ? { medianMsgsPerThreadCpuSecond: perThread[Math.floor(perThread.length / 2)] as number } : {}),
+    medianMsgsPerSec: median(out.map((r) => r.msgsPerSec)),
+    medianMsgsPerCpuSecond: median(out.map((r) => Math.round(r.messages / r.cpuSeconds))),
+    ...(perThread.length === out.length ? { medianMsgsPerThreadCpuSecond: median(perThread) } : {}),
     targetMsgsPerSec: 200_000,
   };
   if (opts.write !== false) {
@@ -212,30 +261,10 @@ export function runSimBench(opts: { runs?: number; ops?: number; nodes?: number;
   return result;
 }
 
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}
-
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
-
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const write = !process.argv.includes('--no-write');
-  const fi = process.argv.indexOf('--faults');
-  let faults: readonly FaultKind[] = FAULT_KINDS;
-  if (fi >= 0) {
-    const list = process.argv[fi + 1];
-    try {
-      if (list === undefined || list.startsWith('--')) throw new Error('--faults needs a value: all, none, or a list');
-      faults = parseFaults(list);
-    } catch (e) {
-      console.error(`sim bench: ${isCausewayError(e) ? e.detail : e instanceof Error ? e.message : String(e)}`);
-      process.exit(2);
-    }
-  }
-  const r = runSimBench({ runs: arg('runs', 5), ops: arg('ops', 100_000), nodes: arg('nodes', 5), warmup: arg('warmup', 1), faults, write });
+  const cli = benchCli('sim bench');
+  const r = runSimBench({ runs: cli.num('runs', 5), ops: cli.num('ops', 100_000), nodes: cli.num('nodes', 5), warmup: cli.num('warmup', 1), faults: cli.faults(), write });
   for (const x of r.runs) {
     const thread = x.threadCpuSeconds === undefined ? '' : `; simulator thread ${x.threadCpuSeconds} s on a core, ${x.threadWaitSeconds} s waiting for one`;
     console.log(`seed ${x.seed}: ${x.messages} messages in ${x.seconds} s (${x.cpuSeconds} s CPU${thread}) — ${x.msgsPerSec} msgs/s, ${x.opsPerSec} ops/s`);

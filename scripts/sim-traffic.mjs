@@ -3,24 +3,15 @@
 // benchmark's (5 nodes, 100,000 operations, every fault, seed 1000).
 // Usage: npm run build && node scripts/sim-traffic.mjs [--seed 1000] [--ops 100000] [--nodes 5] [--pull-timeout N]
 //   --pull-timeout 0 asks every peer at once on link-up and stale buffers (the old behaviour).
-import { FAULT_KINDS, TRAFFIC_EVENTS, runSimulation, trafficCounter } from '../dist/src/sim/index.js';
+import { TRAFFIC_EVENTS, runSimulation, trafficCounter } from '../dist/src/sim/index.js';
+import { benchCli, simBenchOptions } from '../dist/bench/sim.js';
 
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 0) {
-    console.error(`--${name}: expected a non-negative integer, got ${JSON.stringify(process.argv[i + 1] ?? '')}`);
-    process.exit(2);
-  }
-  return v;
-}
-
-const seed = arg('seed', 1000);
-const pull = arg('pull-timeout', undefined);
+const cli = benchCli('sim-traffic');
+const seed = cli.num('seed', 1000);
+const pull = cli.num('pull-timeout', undefined);
 const { traffic: t, onEvent } = trafficCounter();
 const r = runSimulation(
-  { seed, nodes: arg('nodes', 5), ops: arg('ops', 100_000), clients: 16, keys: 100, faults: [...FAULT_KINDS], check: false },
+  simBenchOptions(seed, { ops: cli.num('ops', 100_000), nodes: cli.num('nodes', 5) }),
   { tuning: { core: { events: [...TRAFFIC_EVENTS], ...(pull === undefined ? {} : { pullTimeoutTicks: pull }) } }, onEvent },
 );
 if (!r.ok) {
